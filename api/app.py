@@ -1,0 +1,64 @@
+"""create_app(settings) -> the Starlette application: routes, middleware, errors, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route, WebSocketRoute
+
+from api.errors import ApiError
+from api.graphql.schema import build_schema
+from api.graphql.view import GraphQLApp
+from api.requests import RequestIdMiddleware
+from api.rest import health, problems
+from api.settings import Settings
+from db.pool import ConnectionSource, PoolSource, create_pool
+
+log = logging.getLogger("mar.app")
+
+
+def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Starlette:
+    """Build the application; with `db` given, use it instead of opening a pool (tests)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if db is not None:
+            yield
+            return
+        pool = await create_pool(
+            settings.require_database_url(),
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+        )
+        app.state.db = PoolSource(pool, acquire_timeout=settings.pool_acquire_timeout_s)
+        log.info("database pool open (max %d connections)", settings.pool_max_size)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    graphql = GraphQLApp(build_schema(introspection=settings.introspection), settings)
+    app = Starlette(
+        routes=[
+            Route("/healthz", health.healthz, methods=["GET"]),
+            Route("/readyz", health.readyz, methods=["GET"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={
+            ApiError: problems.api_error,
+            HTTPException: problems.http_error,
+            Exception: problems.unexpected_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if db is not None:
+        app.state.db = db
+    return app

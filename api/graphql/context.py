@@ -1,0 +1,26 @@
+"""The per-request GraphQL context: where connections come from, settings, loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from strawberry.types import Info as StrawberryInfo
+
+from api.settings import Settings
+from db.pool import ConnectionSource
+
+
+@dataclass
+class Context:
+    """Built fresh for every request (and every subscription)."""
+
+    db: ConnectionSource
+    settings: Settings
+    request_id: str
+    request: Any = None
+    response: Any = None
+    loaders: dict[str, Any] = field(default_factory=dict)
+
+
+Info: TypeAlias = StrawberryInfo[Context, None]

@@ -1,0 +1,72 @@
+"""One place where GraphQL errors get their API.md code, and where unexpected ones are masked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql.error import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from api.errors import ApiError, from_domain
+from api.requests import current_request_id
+from db.errors import DomainError
+from db.pool import CONNECTION_ERRORS
+
+log = logging.getLogger("mar.graphql")
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+def format_error(error: GraphQLError) -> GraphQLError:
+    """Return the error as the client may see it: coded, and masked when unexpected."""
+    original = error.original_error
+    if original is None:
+        # Parse and validation errors (and variable coercion): the client's query is at fault.
+        code = (
+            "BAD_USER_INPUT"
+            if error.message.startswith("Variable '$")
+            else "GRAPHQL_VALIDATION_FAILED"
+        )
+        return _with(error, error.message, {"code": code, **(error.extensions or {})})
+    if isinstance(original, DomainError):
+        original = from_domain(original)
+    if isinstance(original, ApiError):
+        return _with(error, original.message, original.extensions())
+    request_id = current_request_id()
+    if isinstance(original, CONNECTION_ERRORS):
+        log.error("database unavailable: %s", original, extra={"path": error.path})
+        message = "The database is unavailable; try again shortly"
+    else:
+        log.error(
+            "unexpected error in %s",
+            ".".join(str(p) for p in error.path or []),
+            exc_info=(type(original), original, original.__traceback__),
+        )
+        message = "Internal server error"
+    return _with(
+        error,
+        f"{message} (request id {request_id})",
+        {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Rewrite every error of a result with format_error()."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [format_error(e) for e in errors]

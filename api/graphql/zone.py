@@ -1,0 +1,222 @@
+"""The Zone type (a hazardous area), its filter, and the queries and mutations about zones."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+import strawberry
+
+from api.errors import BadUserInput, FieldError, Problems
+from api.graphql.context import Info
+from api.graphql.enums import Contamination, HazardType, LandUse, ZoneOrder, ZoneStatus
+from api.graphql.inputs import BBox, Near
+from api.graphql.pagination import (
+    Connection,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
+from api.graphql.scalars import GeoJSON
+from api.services import geometry as geometry_checks
+from api.services import zones as zone_service
+from db import queries
+from db.queries.sql import Params
+
+
+@strawberry.type(description="A hazardous area (IMSMA 'Land'): suspected or confirmed.")
+class Zone:
+    id: strawberry.ID
+    code: str
+    name: str
+    description: str | None
+    hazard_type: HazardType
+    status: ZoneStatus
+    contamination: list[Contamination]
+    geometry: GeoJSON
+    estimated_area_m2: float = strawberry.field(description="Area on the spheroid, in m².")
+    released_area_m2: float = strawberry.field(description="Sum of all land releases, in m².")
+    remaining_area_m2: float = strawberry.field(description="Estimated minus released, in m².")
+    priority: int
+    land_use: LandUse | None
+    admin1: str | None
+    admin2: str | None
+    admin_pcode: str | None
+    recorded_on: date
+    status_changed_on: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, row: asyncpg.Record) -> Zone:
+        """Build a Zone from a row of queries.zones.COLUMNS."""
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            code=row["code"],
+            name=row["name"],
+            description=row["description"],
+            hazard_type=HazardType(row["hazard_type"]),
+            status=ZoneStatus(row["status"]),
+            contamination=[Contamination(c) for c in row["contamination"]],
+            geometry=row["geometry"],
+            estimated_area_m2=float(row["estimated_area_m2"]),
+            released_area_m2=float(row["released_area_m2"]),
+            remaining_area_m2=float(row["remaining_area_m2"]),
+            priority=row["priority"],
+            land_use=LandUse(row["land_use"]) if row["land_use"] else None,
+            admin1=row["admin1"],
+            admin2=row["admin2"],
+            admin_pcode=row["admin_pcode"],
+            recorded_on=row["recorded_on"],
+            status_changed_on=row["status_changed_on"],
+            version=row["version"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@strawberry.input(description="Which zones to list; list-valued fields match any of their values.")
+class ZoneFilter:
+    status: list[ZoneStatus] | None = None
+    hazard_type: list[HazardType] | None = None
+    contamination: list[Contamination] | None = None
+    priority_at_most: int | None = None
+    admin1: str | None = None
+    admin2: str | None = None
+    search: str | None = strawberry.field(default=None, description="Part of the code or name.")
+    bbox: BBox | None = None
+    intersects: GeoJSON | None = None
+    near: Near | None = None
+    updated_since: datetime | None = None
+
+    def criteria(self) -> queries.zones.ZoneCriteria:
+        """Return the data layer's criteria, or raise BadUserInput naming each bad field."""
+        problems = Problems("filter")
+        intersects = None
+        if self.intersects is not None:
+            reason = geometry_checks.structure_problem(
+                self.intersects, ("Point", "Polygon", "MultiPolygon")
+            )
+            if reason:
+                problems.add("intersects", reason)
+            else:
+                intersects = json.dumps(self.intersects)
+        bbox = self.bbox.check("bbox", problems) if self.bbox else None
+        near = self.near.check("near", problems) if self.near else None
+        if self.search is not None and len(self.search) > 200:
+            problems.add("search", "must be at most 200 characters")
+        problems.raise_if_any()
+        return queries.zones.ZoneCriteria(
+            status=[s.value for s in self.status] if self.status is not None else None,
+            hazard_type=[h.value for h in self.hazard_type]
+            if self.hazard_type is not None
+            else None,
+            contamination=(
+                [c.value for c in self.contamination] if self.contamination is not None else None
+            ),
+            priority_at_most=self.priority_at_most,
+            admin1=self.admin1,
+            admin2=self.admin2,
+            search=self.search,
+            bbox=bbox,
+            intersects=intersects,
+            near=near,
+            updated_since=self.updated_since,
+        )
+
+
+@strawberry.input(description="A new hazardous area.")
+class CreateZoneInput:
+    code: str
+    name: str
+    hazard_type: HazardType
+    geometry: GeoJSON
+    contamination: list[Contamination]
+    description: str | None = None
+    priority: int = 3
+    land_use: LandUse | None = None
+    admin1: str | None = None
+    admin2: str | None = None
+    admin_pcode: str | None = None
+    recorded_on: date | None = None
+
+
+def _id(value: strawberry.ID, field: str) -> int:
+    """Return the record id an ID names, or raise BadUserInput."""
+    if value.isascii() and value.isdigit() and 0 < int(value) < 2**63:
+        return int(value)
+    raise BadUserInput([FieldError(field, "is not a valid id")])
+
+
+async def zone(info: Info, id: strawberry.ID | None = None, code: str | None = None) -> Zone | None:
+    """One zone by id or code; null when there is none."""
+    problems = Problems("")
+    if (id is None) == (code is None):
+        problems.add("id", "give exactly one of id and code")
+        problems.raise_if_any()
+    async with info.context.db.acquire() as conn:
+        if id is not None:
+            row = await conn.fetchrow(queries.zones.BY_ID, _id(id, "id"))
+        else:
+            row = await conn.fetchrow(queries.zones.BY_CODE, code)
+    return Zone.from_record(row) if row else None
+
+
+async def zones(
+    info: Info,
+    filter: ZoneFilter | None = None,
+    order_by: ZoneOrder | None = ZoneOrder.PRIORITY_ASC,
+    first: int | None = 50,
+    after: str | None = None,
+) -> Connection[Zone]:
+    """A page of zones in the asked order, after the given cursor."""
+    limit = page_size(first, info.context.settings.max_page_size)
+    order_by = order_by or ZoneOrder.PRIORITY_ASC
+    order = queries.zones.ORDERS[order_by.value]
+    criteria = filter.criteria() if filter else queries.zones.ZoneCriteria()
+    keyset = decode_cursor(after, "zones", order_by.value, order.kind) if after else None
+    params = Params()
+    conditions = queries.zones.conditions(criteria, params)
+    sql = queries.zones.page(conditions, params, order, keyset, limit + 1)
+    async with info.context.db.acquire() as conn:
+        rows = await conn.fetch(sql, *params.values)
+
+    async def count_total() -> int:
+        count_params = Params()
+        count_sql = queries.zones.count(queries.zones.conditions(criteria, count_params))
+        async with info.context.db.acquire() as conn:
+            total = await conn.fetchval(count_sql, *count_params.values)
+        return int(total)
+
+    return connection(
+        [Zone.from_record(r) for r in rows],
+        [encode_cursor("zones", order_by.value, r[order.column], r["id"]) for r in rows],
+        limit=limit,
+        has_previous=after is not None,
+        count_total=count_total,
+    )
+
+
+async def create_zone(info: Info, input: CreateZoneInput) -> Zone:
+    """Record a hazardous area; its area is computed on the spheroid."""
+    data: dict[str, Any] = {
+        "code": input.code,
+        "name": input.name,
+        "hazard_type": input.hazard_type.value,
+        "geometry": input.geometry,
+        "contamination": [c.value for c in input.contamination],
+        "description": input.description,
+        "priority": input.priority,
+        "land_use": input.land_use.value if input.land_use else None,
+        "admin1": input.admin1,
+        "admin2": input.admin2,
+        "admin_pcode": input.admin_pcode,
+        "recorded_on": input.recorded_on,
+    }
+    async with info.context.db.acquire() as conn:
+        row = await zone_service.create_zone(conn, zone_service.NewZone(**data))
+    return Zone.from_record(row)

@@ -1,0 +1,104 @@
+"""Checking GeoJSON geometries a client sends, before PostGIS ever parses them."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from api.errors import Problems
+from db import queries
+from db.pool import Connection
+
+MAX_POSITIONS = 100_000
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _position(value: Any) -> tuple[float, float]:
+    if not isinstance(value, list) or len(value) not in (2, 3):
+        raise _Invalid("each position must be [longitude, latitude]")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        raise _Invalid("coordinates must be numbers")
+    lon, lat = float(value[0]), float(value[1])
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        raise _Invalid("coordinates must be finite numbers")
+    if not -180.0 <= lon <= 180.0:
+        raise _Invalid(f"longitude {lon} is outside -180..180")
+    if not -90.0 <= lat <= 90.0:
+        raise _Invalid(f"latitude {lat} is outside -90..90")
+    return lon, lat
+
+
+def _ring(value: Any) -> int:
+    if not isinstance(value, list) or len(value) < 4:
+        raise _Invalid("each ring must have at least four positions")
+    positions = [_position(p) for p in value]
+    if positions[0] != positions[-1]:
+        raise _Invalid("each ring must end where it starts")
+    return len(positions)
+
+
+def _polygon(value: Any) -> int:
+    if not isinstance(value, list) or not value:
+        raise _Invalid("a polygon must be a non-empty list of rings")
+    return sum(_ring(r) for r in value)
+
+
+def _point(value: Any) -> int:
+    _position(value)
+    return 1
+
+
+def _multipolygon(value: Any) -> int:
+    if not isinstance(value, list) or not value:
+        raise _Invalid("a MultiPolygon must be a non-empty list of polygons")
+    return sum(_polygon(p) for p in value)
+
+
+_SHAPES = {"Point": _point, "Polygon": _polygon, "MultiPolygon": _multipolygon}
+
+
+def structure_problem(value: Any, allowed: tuple[str, ...]) -> str | None:
+    """Return why `value` is not a GeoJSON geometry of an allowed type, or None when it is."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return "is not GeoJSON"
+    if not isinstance(value, dict):
+        return "must be a GeoJSON geometry object"
+    kind = value.get("type")
+    if kind not in allowed:
+        return f"must be a {' or '.join(allowed)}, not {kind!r}"
+    if "crs" in value:
+        return "must be in WGS 84 longitude/latitude without a crs member (RFC 7946)"
+    try:
+        count = _SHAPES[kind](value.get("coordinates"))
+    except _Invalid as reason:
+        return str(reason)
+    if count > MAX_POSITIONS:
+        return f"has {count} positions; at most {MAX_POSITIONS} are accepted"
+    return None
+
+
+async def check_geometry(
+    conn: Connection, value: Any, field: str, allowed: tuple[str, ...], problems: Problems
+) -> str | None:
+    """Return the geometry as GeoJSON text when it is well formed and valid, else record why."""
+    reason = structure_problem(value, allowed)
+    if reason is not None:
+        problems.add(field, reason)
+        return None
+    text = value if isinstance(value, str) else json.dumps(value)
+    row = await conn.fetchrow(queries.geometry.CHECK_GEOJSON, text)
+    assert row is not None
+    if row["is_empty"]:
+        problems.add(field, "must not be empty")
+        return None
+    if not row["is_valid"]:
+        problems.add(field, f"is not a valid geometry: {row['reason']}")
+        return None
+    return text

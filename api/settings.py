@@ -1,0 +1,101 @@
+"""Settings: the only module that reads the environment (prefix MAR_, plus DATABASE_URL)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value we cannot use."""
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _default_alembic_ini() -> Path:
+    """alembic.ini in the working directory, else beside the installed packages (a checkout)."""
+    here = Path.cwd() / "alembic.ini"
+    if here.exists():
+        return here
+    return Path(__file__).resolve().parent.parent / "alembic.ini"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be configured with; see .env.example."""
+
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    anonymous_access: bool = True
+    graphiql: bool = True
+    introspection: bool = True
+    pool_min_size: int = 0
+    pool_max_size: int = 10
+    pool_acquire_timeout_s: int = 10
+    max_page_size: int = 500
+    alembic_ini: Path = field(default_factory=_default_alembic_ini)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from the environment (os.environ when none is given)."""
+        env = os.environ if env is None else env
+        level = env.get("MAR_LOG_LEVEL", "INFO").upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise SettingsError(
+                f"MAR_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}"
+            )
+        ini = env.get("MAR_ALEMBIC_INI")
+        return cls(
+            database_url=env.get("DATABASE_URL", ""),
+            host=env.get("MAR_HOST", "127.0.0.1") or "127.0.0.1",
+            port=_int(env, "MAR_PORT", 8000, 1, 65535),
+            log_level=level,
+            log_json=_bool(env, "MAR_LOG_JSON", True),
+            anonymous_access=_bool(env, "MAR_ANONYMOUS_ACCESS", True),
+            graphiql=_bool(env, "MAR_GRAPHIQL", True),
+            introspection=_bool(env, "MAR_INTROSPECTION", True),
+            pool_min_size=_int(env, "MAR_POOL_MIN_SIZE", 0, 0, 1000),
+            pool_max_size=_int(env, "MAR_POOL_MAX_SIZE", 10, 1, 1000),
+            pool_acquire_timeout_s=_int(env, "MAR_POOL_ACQUIRE_TIMEOUT", 10, 1, 600),
+            max_page_size=_int(env, "MAR_MAX_PAGE_SIZE", 500, 1, 10_000),
+            alembic_ini=Path(ini) if ini else _default_alembic_ini(),
+        )
+
+    def require_database_url(self) -> str:
+        """Return DATABASE_URL or raise SettingsError saying how to set it."""
+        if not self.database_url:
+            raise SettingsError(
+                "DATABASE_URL is not set; `make run` starts a private database, "
+                "or set it to postgresql://user:password@host:port/database"
+            )
+        return self.database_url

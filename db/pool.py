@@ -1,0 +1,94 @@
+"""Connection pool and connection sources; the only place that opens database connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol, TypeAlias, cast
+
+import asyncpg
+
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record]"
+Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
+# Errors that mean the connection, not the statement, failed: the server went away.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    ConnectionError,
+    OSError,
+)
+
+
+async def init_connection(conn: Connection) -> None:
+    """Register the codecs every connection needs: json and jsonb as Python objects."""
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float | None = None
+) -> Pool:
+    """Open a pool whose connections have the project's codecs registered."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init_connection,
+        command_timeout=command_timeout,
+        max_inactive_connection_lifetime=300.0,
+    )
+    assert pool is not None  # create_pool returns None only when awaited lazily
+    return pool
+
+
+async def connect(dsn: str) -> Connection:
+    """Open one connection with the project's codecs registered."""
+    conn = await asyncpg.connect(dsn)
+    await init_connection(conn)
+    return conn
+
+
+class ConnectionSource(Protocol):
+    """Where a request borrows its connections from."""
+
+    def acquire(self) -> AbstractAsyncContextManager[Connection]: ...
+
+
+class PoolSource:
+    """Borrow connections from a pool; a lost server makes the pool reconnect."""
+
+    def __init__(self, pool: Pool, *, acquire_timeout: float = 10.0) -> None:
+        self.pool = pool
+        self.acquire_timeout = acquire_timeout
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Connection]:
+        """Yield a pooled connection; after a connection failure, drop every stale one."""
+        try:
+            async with self.pool.acquire(timeout=self.acquire_timeout) as proxy:
+                # The proxy forwards every Connection method; the stubs do not say so.
+                yield cast(Connection, proxy)
+        except CONNECTION_ERRORS:
+            # Every other idle connection died with the server too: replace them on next use.
+            await self.pool.expire_connections()
+            raise
+
+
+class SingleConnectionSource:
+    """Share one connection, one user at a time (tests run each case inside one transaction)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Connection]:
+        """Yield the shared connection once no one else holds it."""
+        async with self._lock:
+            yield self.conn

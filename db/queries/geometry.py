@@ -1,0 +1,7 @@
+"""Geometry checks PostGIS answers better than Python: validity and the reason for invalidity."""
+
+# $1: a GeoJSON geometry as text. Answers is_valid and, when not, PostGIS's reason.
+CHECK_GEOJSON = """
+SELECT ST_IsValid(g) AS is_valid, ST_IsValidReason(g) AS reason, ST_IsEmpty(g) AS is_empty
+FROM (SELECT ST_Force2D(ST_GeomFromGeoJSON($1::text)) AS g) AS input
+"""

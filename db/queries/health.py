@@ -1,0 +1,4 @@
+"""SQL for readiness."""
+
+# The Alembic revision the database is at (fails with UndefinedTableError when never migrated).
+SCHEMA_REVISION = "SELECT version_num FROM alembic_version LIMIT 1"
