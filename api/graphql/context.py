@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 
 from strawberry.types import Info as StrawberryInfo
 
+from api.graphql.loaders import Loaders
 from api.settings import Settings
 from db.pool import ConnectionSource
 
@@ -20,7 +21,10 @@ class Context:
     request_id: str
     request: Any = None
     response: Any = None
-    loaders: dict[str, Any] = field(default_factory=dict)
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.db)
 
 
 Info: TypeAlias = StrawberryInfo[Context, None]

@@ -8,23 +8,16 @@ import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api.graphql import zone as zone_fields
+from api.graphql import zone
 from api.graphql.errors import ErrorCodes
-from api.graphql.pagination import Connection
 from api.graphql.scalars import SCALAR_OVERRIDES
 
-
-@strawberry.type
-class Query:
-    zone: zone_fields.Zone | None = strawberry.field(resolver=zone_fields.zone)
-    zones: Connection[zone_fields.Zone] = strawberry.field(resolver=zone_fields.zones)
-
-
-@strawberry.type
-class Mutation:
-    create_zone: zone_fields.Zone = strawberry.field(resolver=zone_fields.create_zone)
+# Each aggregate module contributes its own Query and Mutation fields; they are merged here.
+Query = merge_types("Query", (zone.ZoneQueries,))
+Mutation = merge_types("Mutation", (zone.ZoneMutations,))
 
 
 class MarSchema(strawberry.Schema):

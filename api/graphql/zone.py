@@ -23,7 +23,7 @@ from api.graphql.pagination import (
 from api.graphql.scalars import GeoJSON
 from api.services import geometry as geometry_checks
 from api.services import zones as zone_service
-from db import queries
+from db.queries import zones as zone_sql
 from db.queries.sql import Params
 
 
@@ -53,7 +53,7 @@ class Zone:
 
     @classmethod
     def from_record(cls, row: asyncpg.Record) -> Zone:
-        """Build a Zone from a row of queries.zones.COLUMNS."""
+        """Build a Zone from a row of zone_sql.COLUMNS."""
         return cls(
             id=strawberry.ID(str(row["id"])),
             code=row["code"],
@@ -93,7 +93,7 @@ class ZoneFilter:
     near: Near | None = None
     updated_since: datetime | None = None
 
-    def criteria(self) -> queries.zones.ZoneCriteria:
+    def criteria(self) -> zone_sql.ZoneCriteria:
         """Return the data layer's criteria, or raise BadUserInput naming each bad field."""
         problems = Problems("filter")
         intersects = None
@@ -110,7 +110,7 @@ class ZoneFilter:
         if self.search is not None and len(self.search) > 200:
             problems.add("search", "must be at most 200 characters")
         problems.raise_if_any()
-        return queries.zones.ZoneCriteria(
+        return zone_sql.ZoneCriteria(
             status=[s.value for s in self.status] if self.status is not None else None,
             hazard_type=[h.value for h in self.hazard_type]
             if self.hazard_type is not None
@@ -160,9 +160,9 @@ async def zone(info: Info, id: strawberry.ID | None = None, code: str | None = N
         problems.raise_if_any()
     async with info.context.db.acquire() as conn:
         if id is not None:
-            row = await conn.fetchrow(queries.zones.BY_ID, _id(id, "id"))
+            row = await conn.fetchrow(zone_sql.BY_ID, _id(id, "id"))
         else:
-            row = await conn.fetchrow(queries.zones.BY_CODE, code)
+            row = await conn.fetchrow(zone_sql.BY_CODE, code)
     return Zone.from_record(row) if row else None
 
 
@@ -176,18 +176,18 @@ async def zones(
     """A page of zones in the asked order, after the given cursor."""
     limit = page_size(first, info.context.settings.max_page_size)
     order_by = order_by or ZoneOrder.PRIORITY_ASC
-    order = queries.zones.ORDERS[order_by.value]
-    criteria = filter.criteria() if filter else queries.zones.ZoneCriteria()
+    order = zone_sql.ORDERS[order_by.value]
+    criteria = filter.criteria() if filter else zone_sql.ZoneCriteria()
     keyset = decode_cursor(after, "zones", order_by.value, order.kind) if after else None
     params = Params()
-    conditions = queries.zones.conditions(criteria, params)
-    sql = queries.zones.page(conditions, params, order, keyset, limit + 1)
+    conditions = zone_sql.conditions(criteria, params)
+    sql = zone_sql.page(conditions, params, order, keyset, limit + 1)
     async with info.context.db.acquire() as conn:
         rows = await conn.fetch(sql, *params.values)
 
     async def count_total() -> int:
         count_params = Params()
-        count_sql = queries.zones.count(queries.zones.conditions(criteria, count_params))
+        count_sql = zone_sql.count(zone_sql.conditions(criteria, count_params))
         async with info.context.db.acquire() as conn:
             total = await conn.fetchval(count_sql, *count_params.values)
         return int(total)
@@ -220,3 +220,14 @@ async def create_zone(info: Info, input: CreateZoneInput) -> Zone:
     async with info.context.db.acquire() as conn:
         row = await zone_service.create_zone(conn, zone_service.NewZone(**data))
     return Zone.from_record(row)
+
+
+@strawberry.type
+class ZoneQueries:
+    zone: Zone | None = strawberry.field(resolver=zone)
+    zones: Connection[Zone] = strawberry.field(resolver=zones)
+
+
+@strawberry.type
+class ZoneMutations:
+    create_zone: Zone = strawberry.field(resolver=create_zone)

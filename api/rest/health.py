@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from api.migrations import head_revision
-from db import queries
 from db.pool import CONNECTION_ERRORS
+from db.queries import health as health_sql
 
 log = logging.getLogger("mar.health")
 READY_TIMEOUT_S = 3.0
@@ -29,7 +29,7 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         async with asyncio.timeout(READY_TIMEOUT_S), request.app.state.db.acquire() as conn:
             try:
-                current = await conn.fetchval(queries.health.SCHEMA_REVISION)
+                current = await conn.fetchval(health_sql.SCHEMA_REVISION)
             except asyncpg.UndefinedTableError:
                 current = None
     except UNREACHABLE as exc:

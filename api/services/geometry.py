@@ -7,8 +7,8 @@ import math
 from typing import Any
 
 from api.errors import Problems
-from db import queries
 from db.pool import Connection
+from db.queries import geometry as geometry_sql
 
 MAX_POSITIONS = 100_000
 
@@ -93,7 +93,7 @@ async def check_geometry(
         problems.add(field, reason)
         return None
     text = value if isinstance(value, str) else json.dumps(value)
-    row = await conn.fetchrow(queries.geometry.CHECK_GEOJSON, text)
+    row = await conn.fetchrow(geometry_sql.CHECK_GEOJSON, text)
     assert row is not None
     if row["is_empty"]:
         problems.add(field, "must not be empty")

@@ -11,9 +11,9 @@ import asyncpg
 from api.errors import Problems, from_domain
 from api.services.geometry import check_geometry
 from api.services.rules import check_code, check_enum, check_text, today
-from db import queries
 from db.errors import translate
 from db.pool import Connection
+from db.queries import zones as zone_sql
 
 HAZARD_TYPES = ("SHA", "CHA")
 CONTAMINATION = ("AP_MINE", "AV_MINE", "CMR", "UXO", "AXO", "IED", "BOOBY_TRAP")
@@ -60,7 +60,7 @@ async def create_zone(conn: Connection, zone: NewZone) -> asyncpg.Record:
     try:
         async with conn.transaction():
             row = await conn.fetchrow(
-                queries.zones.INSERT,
+                zone_sql.INSERT,
                 zone.code,
                 zone.name,
                 zone.description,

@@ -1,5 +1,1 @@
-"""Parameterised SQL, one module per aggregate."""
-
-from db.queries import geometry, health, sql, zones
-
-__all__ = ["geometry", "health", "sql", "zones"]
+"""Parameterised SQL, one module per aggregate; import the module you need."""
