@@ -19,6 +19,7 @@ class Context:
     db: ConnectionSource
     settings: Settings
     request_id: str
+    role: str = "public"  # the caller's role (API.md "Access"); keys and roles come with issue 5
     request: Any = None
     response: Any = None
     loaders: Loaders = field(init=False)
