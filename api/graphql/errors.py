@@ -31,13 +31,11 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> G
 def format_error(error: GraphQLError) -> GraphQLError:
     """Return the error as the client may see it: coded, and masked when unexpected."""
     original = error.original_error
-    if original is None:
-        # Parse and validation errors (and variable coercion): the client's query is at fault.
-        code = (
-            "BAD_USER_INPUT"
-            if error.message.startswith("Variable '$")
-            else "GRAPHQL_VALIDATION_FAILED"
-        )
+    if original is None or error.path is None:
+        # Nothing was executed: the query failed to parse or validate, or a variable to coerce.
+        # graphql-core's messages name the query's own text, never our internals.
+        variable = error.message.startswith("Variable '$")
+        code = "BAD_USER_INPUT" if variable else "GRAPHQL_VALIDATION_FAILED"
         return _with(error, error.message, {"code": code, **(error.extensions or {})})
     if isinstance(original, DomainError):
         original = from_domain(original)

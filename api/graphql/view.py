@@ -1,17 +1,53 @@
-"""GraphQL over HTTP and WebSocket (graphql-transport-ws), with a context built per request."""
+"""GraphQL over HTTP and WebSocket (graphql-transport-ws), with a context built per request.
+
+Media types follow the GraphQL-over-HTTP spec: a client that accepts
+`application/graphql-response+json` gets it, with 400 for request errors (the query could not be
+parsed, validated or its variables coerced); `application/json` clients get 200 for those. Errors
+that refuse the whole request carry their own status in both (API.md "Errors").
+"""
 
 from __future__ import annotations
+
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.graphql.context import Context
 from api.graphql.schema import MarSchema
 from api.requests import current_request_id, new_request_id
 from api.settings import Settings
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
+# Errors that refuse a whole request, and their HTTP status under either media type.
+REQUEST_REFUSALS = {"QUERY_TOO_COMPLEX": 400, "UNAUTHENTICATED": 401, "RATE_LIMITED": 429}
+
+
+def negotiate(accept: str) -> str:
+    """Return the media type to answer with for an Accept header (JSON when none fits better)."""
+    offered = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    if GRAPHQL_RESPONSE_JSON in offered:
+        return GRAPHQL_RESPONSE_JSON
+    return JSON
+
+
+def status_for(response_data: GraphQLHTTPResponse, media_type: str) -> tuple[int, bool]:
+    """Return (HTTP status, whether to drop `data`) for one GraphQL response."""
+    errors: list[dict[str, Any]] = cast(list[dict[str, Any]], response_data.get("errors") or [])
+    if not errors or response_data.get("data") is not None:
+        return 200, False
+    code = (errors[0].get("extensions") or {}).get("code")
+    if code in REQUEST_REFUSALS:
+        return REQUEST_REFUSALS[code], media_type == GRAPHQL_RESPONSE_JSON
+    # A request error (parse, validation, variable coercion) has no path: nothing was executed.
+    if "path" not in errors[0] and media_type == GRAPHQL_RESPONSE_JSON:
+        return 400, True
+    return 200, False
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -28,6 +64,8 @@ class GraphQLApp(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
+        if isinstance(response, Response):
+            response.media_type = negotiate(request.headers.get("accept", ""))
         return Context(
             db=request.app.state.db,
             settings=self.settings,
@@ -35,3 +73,21 @@ class GraphQLApp(GraphQL[Context, None]):
             request=request,
             response=response,
         )
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        media_type = sub_response.media_type or JSON
+        status = 200
+        if isinstance(response_data, dict):
+            status, drop_data = status_for(response_data, media_type)
+            if drop_data:
+                response_data = cast(
+                    GraphQLHTTPResponse, {k: v for k, v in response_data.items() if k != "data"}
+                )
+        response = super().create_response(response_data, sub_response)
+        response.status_code = sub_response.status_code or status
+        response.headers["content-type"] = f"{media_type}; charset=utf-8"
+        return response

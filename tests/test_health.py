@@ -1,0 +1,69 @@
+"""Liveness, readiness and request ids."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.settings import Settings
+from db.pool import PoolSource, create_pool
+from tests.conftest import create_database, drop_database
+
+
+async def test_healthz_answers_without_the_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_is_200_at_the_migration_head(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ready"
+
+
+@pytest.fixture
+async def empty_db_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose database exists but was never migrated."""
+    name = "mar_test_unmigrated"
+    url = await create_database(name)
+    pool = await create_pool(url, min_size=0, max_size=2)
+    app = create_app(settings, db=PoolSource(pool))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://mar.test"
+    ) as http:
+        yield http
+    await pool.close()
+    await drop_database(name)
+
+
+async def test_readyz_is_503_with_a_reason_before_migrations(
+    empty_db_client: httpx.AsyncClient,
+) -> None:
+    response = await empty_db_client.get("/readyz")
+    assert response.status_code == 503
+    assert "mar migrate" in response.json()["reason"]
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
+    # Nothing listens on port 9 of the loopback address: the connection is refused at once.
+    pool = await create_pool("postgresql://mar:mar@127.0.0.1:9/mar", min_size=0, max_size=1)
+    app = create_app(settings, db=PoolSource(pool, acquire_timeout=2))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://mar.test"
+    ) as http:
+        response = await http.get("/readyz")
+    await pool.close()
+    assert response.status_code == 503
+    assert response.json()["reason"] == "the database does not answer"
+
+
+async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
+    given = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    made = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert made.headers["x-request-id"] != "bad id\twith spaces"
+    assert len(made.headers["x-request-id"]) == 32
