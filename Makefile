@@ -55,6 +55,7 @@ devdb-stop:
 	@scripts/devdb stop
 
 lock: $(STAMP)
+	$(BIN)/pip install --quiet "uv>=0.9"
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -q -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -q -o requirements.prod.lock
 

@@ -46,3 +46,16 @@ def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], mes
 def test_database_url_is_required_to_serve() -> None:
     with pytest.raises(SettingsError, match="DATABASE_URL is not set"):
         Settings.from_env({}).require_database_url()
+
+
+def test_env_example_lists_every_variable() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    read = set(
+        re.findall(r'"((?:MAR_[A-Z_]+)|DATABASE_URL)"', (root / "api/settings.py").read_text())
+    )
+    listed = (root / ".env.example").read_text()
+    assert read, "no variables found in settings.py"
+    assert {name for name in read if name not in listed} == set()
