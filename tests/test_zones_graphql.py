@@ -257,3 +257,66 @@ async def test_total_count_is_not_computed_unless_asked(
     await asyncio.sleep(0)  # asyncpg hands log records to the logger on the next loop turn
     assert body["data"]["zones"]["totalCount"] == 5
     assert sum("count(*)" in statement for statement in sql_log) == 1, sql_log
+
+
+UPDATE = """
+mutation($id: ID!, $version: Int!, $input: UpdateZoneInput!) {
+  updateZone(id: $id, version: $version, input: $input) {
+    id code name hazardType description priority version estimatedAreaM2 updatedAt
+  }
+}
+"""
+
+
+async def test_update_zone_changes_only_what_is_sent_and_bumps_the_version(
+    gql: GraphQLClient,
+) -> None:
+    zone = await create(gql, "HA-U1", description="kept")
+    smaller = square(10.0, 10.0, size=0.0005)
+    body = await gql(
+        UPDATE,
+        {
+            "id": zone["id"],
+            "version": 1,
+            "input": {"hazardType": "CHA", "geometry": smaller, "name": "Confirmed"},
+        },
+    )
+    updated = body["data"]["updateZone"]
+    assert updated["version"] == 2
+    assert (updated["hazardType"], updated["name"], updated["description"]) == (
+        "CHA",
+        "Confirmed",
+        "kept",
+    )
+    assert updated["estimatedAreaM2"] < zone["estimatedAreaM2"] / 3
+    cleared = await gql(UPDATE, {"id": zone["id"], "version": 2, "input": {"description": None}})
+    assert cleared["data"]["updateZone"]["description"] is None
+    assert cleared["data"]["updateZone"]["version"] == 3
+
+
+async def test_stale_version_is_a_conflict_and_changes_nothing(
+    gql: GraphQLClient, conn: asyncpg.Connection[asyncpg.Record]
+) -> None:
+    zone = await create(gql, "HA-U2")
+    await gql(UPDATE, {"id": zone["id"], "version": 1, "input": {"priority": 4}})
+    stale = await gql(UPDATE, {"id": zone["id"], "version": 1, "input": {"priority": 1}})
+    assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert await conn.fetchval("SELECT priority FROM zones WHERE code = 'HA-U2'") == 4
+
+
+async def test_update_refuses_bad_values_and_unknown_zones(
+    gql: GraphQLClient, conn: asyncpg.Connection[asyncpg.Record]
+) -> None:
+    zone = await create(gql, "HA-U3")
+    bad = await gql(
+        UPDATE,
+        {
+            "id": zone["id"],
+            "version": 1,
+            "input": {"priority": 0, "name": None, "contamination": []},
+        },
+    )
+    assert set(error_fields(bad)) == {"input.priority", "input.name", "input.contamination"}
+    assert await conn.fetchval("SELECT version FROM zones WHERE code = 'HA-U3'") == 1
+    missing = await gql(UPDATE, {"id": "999999", "version": 1, "input": {"priority": 2}})
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"

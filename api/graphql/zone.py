@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from enum import Enum
 from typing import Any
 
 import asyncpg
@@ -145,6 +146,34 @@ class CreateZoneInput:
     recorded_on: date | None = None
 
 
+@strawberry.input(description="Changes to a zone; fields left out stay as they are.")
+class UpdateZoneInput:
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    hazard_type: HazardType | None = strawberry.UNSET
+    contamination: list[Contamination] | None = strawberry.UNSET
+    geometry: GeoJSON | None = strawberry.UNSET
+    priority: int | None = strawberry.UNSET
+    land_use: LandUse | None = strawberry.UNSET
+    admin1: str | None = strawberry.UNSET
+    admin2: str | None = strawberry.UNSET
+    admin_pcode: str | None = strawberry.UNSET
+    recorded_on: date | None = strawberry.UNSET
+
+    def changes(self) -> dict[str, Any]:
+        """Return column -> value for every field the client sent (enums as their names)."""
+        out: dict[str, Any] = {}
+        for name, value in vars(self).items():
+            if value is strawberry.UNSET:
+                continue
+            if isinstance(value, Enum):
+                value = value.value
+            elif isinstance(value, list):
+                value = [v.value if isinstance(v, Enum) else v for v in value]
+            out[name] = value
+        return out
+
+
 def _id(value: strawberry.ID, field: str) -> int:
     """Return the record id an ID names, or raise BadUserInput."""
     if value.isascii() and value.isdigit() and 0 < int(value) < 2**63:
@@ -222,6 +251,16 @@ async def create_zone(info: Info, input: CreateZoneInput) -> Zone:
     return Zone.from_record(row)
 
 
+async def update_zone(
+    info: Info, id: strawberry.ID, version: int, input: UpdateZoneInput
+) -> Zone:
+    """Change a zone if `version` is still current; a stale version is CONFLICT."""
+    zone_id = _id(id, "id")
+    async with info.context.db.acquire() as conn:
+        row = await zone_service.update_zone(conn, zone_id, version, input.changes())
+    return Zone.from_record(row)
+
+
 @strawberry.type
 class ZoneQueries:
     zone: Zone | None = strawberry.field(resolver=zone)
@@ -231,3 +270,4 @@ class ZoneQueries:
 @strawberry.type
 class ZoneMutations:
     create_zone: Zone = strawberry.field(resolver=create_zone)
+    update_zone: Zone = strawberry.field(resolver=update_zone)

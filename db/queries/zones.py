@@ -31,15 +31,50 @@ WITH z AS (
 SELECT {COLUMNS} FROM z
 """
 
-CODE_EXISTS = "SELECT EXISTS (SELECT 1 FROM zones WHERE code = $1)"
+# The columns updateZone may set, each as an assignment with one {} placeholder.
+SETTABLE = {
+    "name": "name = {}",
+    "description": "description = {}",
+    "hazard_type": "hazard_type = {}",
+    "contamination": "contamination = {}::text[]",
+    "geometry": "geometry = ST_Multi(ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON({}), 4326)))",
+    "priority": "priority = {}",
+    "land_use": "land_use = {}",
+    "admin1": "admin1 = {}",
+    "admin2": "admin2 = {}",
+    "admin_pcode": "admin_pcode = {}",
+    "recorded_on": "recorded_on = {}",
+}
+
+VERSION_OF = "SELECT version FROM zones WHERE id = $1"
+
+
+def update(changes: dict[str, object], zone_id: int, version: int) -> tuple[str, list[object]]:
+    """Return the statement that applies `changes` to the zone if its version is still `version`.
+
+    It answers the updated row, or no row when the zone is gone or its version moved on.
+    """
+    params = Params()
+    assignments = [SETTABLE[column].format(params.add(value)) for column, value in changes.items()]
+    # With nothing to change, still bump the version: the client asked for a write.
+    assignments = assignments or ["version = version"]
+    sql = f"""
+WITH z AS (
+  UPDATE zones SET {", ".join(assignments)}
+  WHERE id = {params.add(zone_id)} AND version = {params.add(version)}
+  RETURNING *
+)
+SELECT {COLUMNS} FROM z
+"""
+    return sql, params.values
 
 # Filter fragments: {} is replaced by a parameter placeholder, never by a value.
 STATUS_IN = "z.status = ANY({}::text[])"
 HAZARD_TYPE_IN = "z.hazard_type = ANY({}::text[])"
 CONTAMINATION_ANY = "z.contamination && {}::text[]"
 PRIORITY_AT_MOST = "z.priority <= {}"
-ADMIN1_IS = "lower(z.admin1) = lower({})"
-ADMIN2_IS = "lower(z.admin2) = lower({})"
+ADMIN1_IS = "z.admin1 = {}"
+ADMIN2_IS = "z.admin2 = {}"
 # Code or name, case-insensitive; backed by trigram indexes on lower(code) and lower(name).
 SEARCH = "(lower(z.code) LIKE {0} OR lower(z.name) LIKE {0})"
 IN_BBOX = "z.geometry && ST_MakeEnvelope({}, {}, {}, {}, 4326)"
