@@ -14,6 +14,7 @@ from api.errors import BadUserInput, FieldError, Problems
 from api.graphql.context import Info
 from api.graphql.enums import Contamination, HazardType, LandUse, ZoneOrder, ZoneStatus
 from api.graphql.inputs import BBox, Near
+from api.graphql.loaders import one_per_key
 from api.graphql.pagination import (
     Connection,
     connection,
@@ -24,6 +25,7 @@ from api.graphql.pagination import (
 from api.graphql.scalars import GeoJSON
 from api.services import geometry as geometry_checks
 from api.services import zones as zone_service
+from db.pool import ConnectionSource
 from db.queries import zones as zone_sql
 from db.queries.sql import Params
 
@@ -78,6 +80,13 @@ class Zone:
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
+
+
+async def zones_by_id(db: ConnectionSource, keys: list[int]) -> list[Zone | None]:
+    """Batch for a per-request loader: the zone of each id (None when missing), in one statement."""
+    async with db.acquire() as conn:
+        rows = await conn.fetch(zone_sql.BY_IDS, keys)
+    return [Zone.from_record(r) if r else None for r in one_per_key(rows, keys, "id")]
 
 
 @strawberry.input(description="Which zones to list; list-valued fields match any of their values.")
