@@ -65,6 +65,13 @@ class ConflictError(ApiError):
     http_status = 409
 
 
+class Forbidden(ApiError):
+    """The caller's role may not do or see this (a field resolves to null)."""
+
+    code = "FORBIDDEN"
+    http_status = 403
+
+
 class QueryTooComplex(ApiError):
     """A request asks for more than the limits allow (page size, depth, cost)."""
 
