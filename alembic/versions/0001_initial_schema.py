@@ -371,6 +371,9 @@ INDEXES = [
     "CREATE INDEX device_finds_location_gist ON device_finds USING gist (location)",
     "CREATE INDEX land_releases_geometry_gist ON land_releases USING gist (geometry)",
     "CREATE INDEX incidents_location_gist ON incidents USING gist (location)",
+    # Distances in metres (`near`) compare geography: these make ST_DWithin index-backed.
+    "CREATE INDEX zones_geography_gist ON zones USING gist ((geometry::geography))",
+    "CREATE INDEX incidents_geography_gist ON incidents USING gist ((location::geography))",
     # Foreign keys (task_teams.task_id is the leading column of its primary key).
     "CREATE INDEX teams_organisation_id_idx ON teams (organisation_id)",
     "CREATE INDEX tasks_zone_id_idx ON tasks (zone_id)",
@@ -388,6 +391,9 @@ INDEXES = [
     "CREATE INDEX zones_priority_idx ON zones (priority, id)",
     "CREATE INDEX zones_admin1_idx ON zones (admin1)",
     "CREATE INDEX zones_updated_at_idx ON zones (updated_at, id)",
+    "CREATE INDEX zones_recorded_on_idx ON zones (recorded_on, id)",
+    "CREATE INDEX zones_remaining_area_idx ON zones (remaining_area_m2, id)",
+    "CREATE INDEX zones_admin2_idx ON zones (admin2)",
     "CREATE INDEX zones_contamination_gin ON zones USING gin (contamination)",
     "CREATE INDEX zones_code_trgm ON zones USING gin (lower(code) gin_trgm_ops)",
     "CREATE INDEX zones_name_trgm ON zones USING gin (lower(name) gin_trgm_ops)",
