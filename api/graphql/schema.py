@@ -11,13 +11,21 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api.graphql import zone
+from api.graphql import land_release, progress_report, task, zone
 from api.graphql.errors import ErrorCodes
 from api.graphql.scalars import SCALAR_OVERRIDES
 
 # Each aggregate module contributes its own Query and Mutation fields; they are merged here.
-Query = merge_types("Query", (zone.ZoneQueries,))
-Mutation = merge_types("Mutation", (zone.ZoneMutations,))
+Query = merge_types("Query", (zone.ZoneQueries, task.TaskQueries))
+Mutation = merge_types(
+    "Mutation",
+    (
+        zone.ZoneMutations,
+        task.TaskMutations,
+        progress_report.ProgressReportMutations,
+        land_release.LandReleaseMutations,
+    ),
+)
 
 
 class MarSchema(strawberry.Schema):

@@ -5,14 +5,21 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import asyncpg
 import strawberry
 
 from api.errors import BadUserInput, FieldError, Problems
 from api.graphql.context import Info
-from api.graphql.enums import Contamination, HazardType, LandUse, ZoneOrder, ZoneStatus
+from api.graphql.enums import (
+    Contamination,
+    HazardType,
+    LandUse,
+    TaskStatus,
+    ZoneOrder,
+    ZoneStatus,
+)
 from api.graphql.inputs import BBox, Near
 from api.graphql.loaders import one_per_key
 from api.graphql.pagination import (
@@ -28,6 +35,10 @@ from api.services import zones as zone_service
 from db.pool import ConnectionSource
 from db.queries import zones as zone_sql
 from db.queries.sql import Params
+
+if TYPE_CHECKING:
+    from api.graphql.land_release import LandRelease
+    from api.graphql.task import Task
 
 
 @strawberry.type(description="A hazardous area (IMSMA 'Land'): suspected or confirmed.")
@@ -80,6 +91,26 @@ class Zone:
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
+
+    @strawberry.field
+    async def tasks(
+        self, info: Info, status: list[TaskStatus] | None = None
+    ) -> list[Annotated[Task, strawberry.lazy("api.graphql.task")]]:
+        """The tasks on this zone, oldest first; with `status`, only those in one of them."""
+        # Imported here: api.graphql.task imports this module for Task.zone.
+        from api.graphql.task import zone_tasks
+
+        return await zone_tasks(self, info, status)
+
+    @strawberry.field
+    async def releases(
+        self, info: Info
+    ) -> list[Annotated[LandRelease, strawberry.lazy("api.graphql.land_release")]]:
+        """The land released from this zone, oldest first."""
+        # Imported here: api.graphql.land_release imports this module for LandRelease.zone.
+        from api.graphql.land_release import zone_releases
+
+        return await zone_releases(self, info)
 
 
 async def zones_by_id(db: ConnectionSource, keys: list[int]) -> list[Zone | None]:
