@@ -11,16 +11,18 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api.graphql import land_release, progress_report, task, zone
+from api.graphql import casualty, incident, land_release, progress_report, task, zone
 from api.graphql.errors import ErrorCodes
 from api.graphql.scalars import SCALAR_OVERRIDES
 
 # Each aggregate module contributes its own Query and Mutation fields; they are merged here.
-Query = merge_types("Query", (zone.ZoneQueries, task.TaskQueries))
+Query = merge_types("Query", (zone.ZoneQueries, incident.IncidentQueries, task.TaskQueries))
 Mutation = merge_types(
     "Mutation",
     (
         zone.ZoneMutations,
+        incident.IncidentMutations,
+        casualty.CasualtyMutations,
         task.TaskMutations,
         progress_report.ProgressReportMutations,
         land_release.LandReleaseMutations,

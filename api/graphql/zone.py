@@ -37,6 +37,7 @@ from db.queries import zones as zone_sql
 from db.queries.sql import Params
 
 if TYPE_CHECKING:
+    from api.graphql.incident import Incident
     from api.graphql.land_release import LandRelease
     from api.graphql.task import Task
 
@@ -91,6 +92,16 @@ class Zone:
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
+
+    @strawberry.field
+    async def incidents(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> Connection[Annotated[Incident, strawberry.lazy("api.graphql.incident")]]:
+        """The incidents linked to this zone, most recent first."""
+        # Imported here: api.graphql.incident imports this module for Incident.zone.
+        from api.graphql.incident import zone_incidents
+
+        return await zone_incidents(info, int(self.id), first, after)
 
     @strawberry.field
     async def tasks(
