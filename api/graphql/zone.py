@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import asyncpg
 import strawberry
 
-from api.errors import BadUserInput, FieldError, Problems
+from api.errors import Problems
 from api.graphql.context import Info
 from api.graphql.enums import (
     Contamination,
@@ -20,6 +20,7 @@ from api.graphql.enums import (
     ZoneOrder,
     ZoneStatus,
 )
+from api.graphql.ids import parse_id
 from api.graphql.inputs import BBox, Near
 from api.graphql.loaders import one_per_key
 from api.graphql.pagination import (
@@ -225,13 +226,6 @@ class UpdateZoneInput:
         return out
 
 
-def _id(value: strawberry.ID, field: str) -> int:
-    """Return the record id an ID names, or raise BadUserInput."""
-    if value.isascii() and value.isdigit() and 0 < int(value) < 2**63:
-        return int(value)
-    raise BadUserInput([FieldError(field, "is not a valid id")])
-
-
 async def zone(info: Info, id: strawberry.ID | None = None, code: str | None = None) -> Zone | None:
     """One zone by id or code; null when there is none."""
     problems = Problems("")
@@ -240,7 +234,7 @@ async def zone(info: Info, id: strawberry.ID | None = None, code: str | None = N
         problems.raise_if_any()
     async with info.context.db.acquire() as conn:
         if id is not None:
-            row = await conn.fetchrow(zone_sql.BY_ID, _id(id, "id"))
+            row = await conn.fetchrow(zone_sql.BY_ID, parse_id(id, "id"))
         else:
             row = await conn.fetchrow(zone_sql.BY_CODE, code)
     return Zone.from_record(row) if row else None
@@ -306,7 +300,7 @@ async def update_zone(
     info: Info, id: strawberry.ID, version: int, input: UpdateZoneInput
 ) -> Zone:
     """Change a zone if `version` is still current; a stale version is CONFLICT."""
-    zone_id = _id(id, "id")
+    zone_id = parse_id(id, "id")
     async with info.context.db.acquire() as conn:
         row = await zone_service.update_zone(conn, zone_id, version, input.changes())
     return Zone.from_record(row)
