@@ -11,12 +11,30 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api.graphql import casualty, incident, land_release, progress_report, task, zone
+from api.graphql import (
+    casualty,
+    incident,
+    land_release,
+    organisation,
+    progress_report,
+    task,
+    team,
+    zone,
+)
 from api.graphql.errors import ErrorCodes
 from api.graphql.scalars import SCALAR_OVERRIDES
 
 # Each aggregate module contributes its own Query and Mutation fields; they are merged here.
-Query = merge_types("Query", (zone.ZoneQueries, incident.IncidentQueries, task.TaskQueries))
+Query = merge_types(
+    "Query",
+    (
+        zone.ZoneQueries,
+        incident.IncidentQueries,
+        task.TaskQueries,
+        organisation.OrganisationQueries,
+        team.TeamQueries,
+    ),
+)
 Mutation = merge_types(
     "Mutation",
     (
@@ -26,6 +44,8 @@ Mutation = merge_types(
         task.TaskMutations,
         progress_report.ProgressReportMutations,
         land_release.LandReleaseMutations,
+        organisation.OrganisationMutations,
+        team.TeamMutations,
     ),
 )
 
