@@ -51,7 +51,7 @@ TEAM_KINDS = (
 
 # Accreditations still valid are renewed until well after the reference date; expired ones ran
 # out before it. Teams are put on tasks when the seed runs, and the database refuses a team whose
-# accreditation has expired by then, so the valid ones reach far enough for the seed to keep working.
+# accreditation has expired by then: the valid ones reach far enough for the seed to keep working.
 VALID_FROM, VALID_TO = date(2045, 7, 1), date(2047, 6, 30)
 EXPIRED_FROM, EXPIRED_TO = date(2024, 1, 1), date(2026, 3, 31)
 

@@ -296,9 +296,7 @@ async def create_zone(info: Info, input: CreateZoneInput) -> Zone:
     return Zone.from_record(row)
 
 
-async def update_zone(
-    info: Info, id: strawberry.ID, version: int, input: UpdateZoneInput
-) -> Zone:
+async def update_zone(info: Info, id: strawberry.ID, version: int, input: UpdateZoneInput) -> Zone:
     """Change a zone if `version` is still current; a stale version is CONFLICT."""
     zone_id = parse_id(id, "id")
     async with info.context.db.acquire() as conn:
