@@ -370,7 +370,7 @@ async def test_nested_task_fields_cost_the_same_statements_for_3_and_30_zones(
     team_a = await make_team(conn, "TM-N1")
     team_b = await make_team(conn, "TM-N2")
     query = """
-    { zones(first: 50) { nodes { code tasks { code zone { code } } releases { areaM2 } } } }
+    { zones(first: 50) { nodes { code tasks { teams { code } } releases { areaM2 } } } }
     """
 
     async def statements_for(zone_count: int, start: int) -> int:
@@ -384,9 +384,48 @@ async def test_nested_task_fields_cost_the_same_statements_for_3_and_30_zones(
         await asyncio.sleep(0)
         assert "errors" not in body, body
         nodes = body["data"]["zones"]["nodes"]
-        assert all(len(n["tasks"]) == 2 for n in nodes if n["code"].startswith("HA-N"))
+        assert all(
+            [[t["code"] for t in task["teams"]] for task in n["tasks"]]
+            == [["TM-N1", "TM-N2"], ["TM-N2"]]
+            for n in nodes
+        )
         return len(sql_log)
 
     few = await statements_for(3, 0)
     many = await statements_for(27, 3)
     assert few == many == 4, (few, many)
+
+
+async def test_task_teams_and_team_tasks(gql: GraphQLClient, conn: Conn) -> None:
+    zone_id = await make_zone(gql, "HA-TT")
+    team_a = await make_team(conn, "TM-TA")
+    team_b = await make_team(conn, "TM-TB")
+    one = await make_task(gql, zone_id, [team_b, team_a], code="TT-1")
+    await make_task(gql, zone_id, [team_b], code="TT-2")
+    await move(gql, one["id"], "ONGOING")
+    body = await gql(
+        """
+        query($a: ID, $b: ID) {
+          task(code: "TT-1") { teams { id code } }
+          a: team(id: $a) { tasks { code } }
+          b: team(id: $b) {
+            all: tasks { code }
+            planned: tasks(status: [PLANNED]) { code }
+            finished: tasks(status: [COMPLETED, CANCELLED]) { code }
+          }
+        }
+        """,
+        {"a": team_a, "b": team_b},
+    )
+    assert "errors" not in body, body
+    data = body["data"]
+    assert data["task"]["teams"] == [
+        {"id": team_a, "code": "TM-TA"},
+        {"id": team_b, "code": "TM-TB"},
+    ]
+    assert data["a"]["tasks"] == [{"code": "TT-1"}]
+    assert data["b"] == {
+        "all": [{"code": "TT-1"}, {"code": "TT-2"}],
+        "planned": [{"code": "TT-2"}],
+        "finished": [],
+    }

@@ -27,6 +27,7 @@ from db.queries.sql import Params
 if TYPE_CHECKING:
     from api.graphql.land_release import LandRelease
     from api.graphql.progress_report import ProgressReport
+    from api.graphql.team import Team
     from api.graphql.zone import Zone
 
 # A loader key for "the tasks of a parent": (parent id, the statuses asked for or None for all).
@@ -39,6 +40,15 @@ async def _zone(root: Task, info: Info) -> Annotated[Zone, strawberry.lazy("api.
     zone: Zone | None = await info.context.loaders.get(zones_by_id).load(root.zone_id)
     assert zone is not None  # tasks.zone_id is a foreign key
     return zone
+
+
+async def _teams(
+    root: Task, info: Info
+) -> list[Annotated[Team, strawberry.lazy("api.graphql.team")]]:
+    from api.graphql.team import teams_by_id
+
+    teams: list[Team | None] = await info.context.loaders.get(teams_by_id).load_many(root.team_ids)
+    return [t for t in teams if t is not None]
 
 
 async def _progress_reports(
@@ -82,6 +92,9 @@ class Task:
     zone_id: strawberry.Private[int]
     team_ids: strawberry.Private[list[int]]
     zone: Annotated[Zone, strawberry.lazy("api.graphql.zone")] = strawberry.field(resolver=_zone)
+    teams: list[Annotated[Team, strawberry.lazy("api.graphql.team")]] = strawberry.field(
+        resolver=_teams, description="One team or more, in id order."
+    )
     progress_reports: list[
         Annotated[ProgressReport, strawberry.lazy("api.graphql.progress_report")]
     ] = strawberry.field(resolver=_progress_reports, description="Oldest report first.")
@@ -165,6 +178,14 @@ def _status_key(parent_id: strawberry.ID, status: list[TaskStatus] | None) -> St
 async def zone_tasks(root: Zone, info: Info, status: list[TaskStatus] | None = None) -> list[Task]:
     """The tasks of a zone (resolver of Zone.tasks), with one of the statuses when given."""
     found: list[Task] = await info.context.loaders.get(tasks_of_zones).load(
+        _status_key(root.id, status)
+    )
+    return found
+
+
+async def team_tasks(root: Team, info: Info, status: list[TaskStatus] | None = None) -> list[Task]:
+    """The tasks a team is on (resolver of Team.tasks), with one of the statuses when given."""
+    found: list[Task] = await info.context.loaders.get(tasks_of_teams).load(
         _status_key(root.id, status)
     )
     return found

@@ -11,7 +11,7 @@ import strawberry
 
 from api.errors import Problems
 from api.graphql.context import Info
-from api.graphql.enums import Capability, TeamStatus
+from api.graphql.enums import Capability, TaskStatus, TeamStatus
 from api.graphql.ids import parse_id
 from api.graphql.loaders import many_per_key, one_per_key
 from api.graphql.pagination import Connection, connection, decode_cursor, encode_cursor, page_size
@@ -22,6 +22,7 @@ from db.queries.sql import Params
 
 if TYPE_CHECKING:
     from api.graphql.organisation import Organisation
+    from api.graphql.task import Task
 
 
 @strawberry.enum(
@@ -81,6 +82,16 @@ class Team:
             updated_at=row["updated_at"],
             organisation_id=row["organisation_id"],
         )
+
+    @strawberry.field
+    async def tasks(
+        self, info: Info, status: list[TaskStatus] | None = None
+    ) -> list[Annotated[Task, strawberry.lazy("api.graphql.task")]]:
+        """The tasks this team is on, oldest first; with `status`, only those in one of them."""
+        # Imported here: api.graphql.task imports this module for Task.teams.
+        from api.graphql.task import team_tasks
+
+        return await team_tasks(self, info, status)
 
 
 async def teams_by_id(db: ConnectionSource, keys: list[int]) -> list[Team | None]:

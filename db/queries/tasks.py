@@ -60,8 +60,11 @@ WITH n AS (
 SELECT id FROM t
 """
 
-# Lock the task while its next status is decided: concurrent moves are serialised.
-LOCK = "SELECT id, status, started_on FROM tasks WHERE id = $1 FOR UPDATE"
+# Lock the task while its next status is decided: concurrent moves are serialised. NO KEY
+# UPDATE, the lock the UPDATE itself takes: a stronger one would also block the foreign-key
+# checks of releases and incidents naming the task, and could deadlock with a release that
+# holds the zone's lock while the move waits for it.
+LOCK = "SELECT id, status, started_on FROM tasks WHERE id = $1 FOR NO KEY UPDATE"
 
 # $1 id, $2 new status, $3 the date of the move (NULL: today). A task keeps the date it first
 # started when it resumes; completing records the completion date.
