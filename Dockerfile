@@ -15,14 +15,15 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first (exact versions and hashes from requirements.prod.lock), so that a change
 # to the code does not re-download them.
-COPY requirements.prod.lock ./
-RUN pip install --no-cache-dir --require-hashes -r requirements.prod.lock
+COPY requirements.prod.lock requirements.build.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.prod.lock -r requirements.build.lock
 
 # The project itself; its dependencies are all in the venv already.
 COPY pyproject.toml README.md ./
 COPY api ./api
 COPY db ./db
-RUN pip install --no-cache-dir --no-deps . \
+# Built with the pinned setuptools already in the venv: nothing unpinned is downloaded.
+RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
  && python -m compileall -q /opt/venv/lib
 
 # --- runtime: the venv, the migrations, an unprivileged user ---

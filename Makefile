@@ -18,7 +18,7 @@ help:
 	@echo "make schema - regenerate api/graphql/schema.graphql"
 	@echo "make lock   - re-resolve requirements*.lock from pyproject.toml"
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock requirements.build.lock
 	@scripts/bootstrap-venv $(PYTHON) $(VENV)
 	@touch $(STAMP)
 
@@ -57,6 +57,7 @@ lock: $(STAMP)
 	$(BIN)/pip install --quiet "uv>=0.9"
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -q -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -q -o requirements.prod.lock
+	echo "setuptools>=77" | $(BIN)/uv pip compile - --generate-hashes --python-version 3.11 -q -o requirements.build.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
