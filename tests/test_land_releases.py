@@ -284,3 +284,23 @@ async def test_the_database_alone_refuses_concurrent_excess(fresh_db_url: str) -
     finally:
         for conn in (first, second, watcher):
             await conn.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="trigger zones_date_status_change replaces the release date with today when it "
+    "equals the zone's previous status_changed_on (migration 0001)",
+)
+async def test_closing_is_dated_by_the_release_even_on_the_previous_change_day(
+    gql: GraphQLClient, conn: Conn
+) -> None:
+    zone_id = await make_zone(gql, "HA-LR7")
+    earlier = today() - timedelta(days=7)
+    # As if the zone had last changed status a week ago (a task started that day).
+    await conn.execute(
+        "UPDATE zones SET status_changed_on = $2 WHERE id = $1", int(zone_id), earlier
+    )
+    estimated = await zone_area(conn, zone_id)
+    closed = await record(gql, zone_id, areaM2=float(estimated), releasedOn=earlier.isoformat())
+    assert closed["zone"]["status"] == "CLOSED"
+    assert closed["zone"]["statusChangedOn"] == earlier.isoformat()
