@@ -6,8 +6,11 @@ import asyncio
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
+
 from api.services.rules import today
 from db.pool import Connection as Conn
+from db.pool import connect
 from tests.helpers import GraphQLClient, error_fields
 from tests.test_zones_graphql import create as create_zone
 from tests.test_zones_graphql import square
@@ -429,3 +432,46 @@ async def test_task_teams_and_team_tasks(gql: GraphQLClient, conn: Conn) -> None
         "planned": [{"code": "TT-2"}],
         "finished": [],
     }
+
+
+@pytest.mark.commits
+@pytest.mark.xfail(
+    strict=True,
+    reason="zone_follow_tasks locks the zone FOR UPDATE, which conflicts with the FOR KEY SHARE "
+    "locks of foreign-key checks: two transactions that both named the zone deadlock "
+    "(FOR NO KEY UPDATE would do; migration 0001)",
+)
+async def test_tasks_created_concurrently_on_one_zone_do_not_deadlock(fresh_db_url: str) -> None:
+    first, second = await connect(fresh_db_url), await connect(fresh_db_url)
+    try:
+        zone_id = await first.fetchval(
+            "INSERT INTO zones (code, name, hazard_type, contamination, geometry, "
+            "estimated_area_m2, priority) VALUES ('HA-DL', 'DL', 'SHA', '{UXO}', "
+            "ST_Multi(ST_GeomFromText('POLYGON((0 0, 0.001 0, 0.001 0.001, 0 0.001, 0 0))', "
+            "4326)), 0, 1) RETURNING id"
+        )
+        team_id = await make_team(first, "TM-DL")
+        insert = (
+            "WITH t AS (INSERT INTO tasks (code, zone_id, task_type) VALUES ($1, $2, 'NTS') "
+            "RETURNING id) INSERT INTO task_teams SELECT t.id, $3 FROM t"
+        )
+        transactions = [first.transaction(), second.transaction()]
+        for conn, transaction in zip((first, second), transactions, strict=True):
+            await transaction.start()
+            # The lock a foreign-key check takes when a statement names the zone (an incident
+            # recorded on it, a task planned on it) earlier in the same transaction.
+            await conn.execute("SELECT 1 FROM zones WHERE id = $1 FOR KEY SHARE", zone_id)
+        jobs = [
+            asyncio.create_task(conn.execute(insert, code, zone_id, int(team_id)))
+            for conn, code in ((first, "DL-1"), (second, "DL-2"))
+        ]
+        done, _ = await asyncio.wait(jobs, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        assert done, "neither insert finished"
+        for job, transaction in zip(jobs, transactions, strict=True):
+            if job in done and job.exception() is None:
+                await transaction.commit()
+        for job in jobs:
+            await asyncio.wait_for(job, 10)  # raises DeadlockDetectedError today
+    finally:
+        await first.close()
+        await second.close()
