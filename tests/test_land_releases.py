@@ -286,11 +286,6 @@ async def test_the_database_alone_refuses_concurrent_excess(fresh_db_url: str) -
             await conn.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trigger zones_date_status_change replaces the release date with today when it "
-    "equals the zone's previous status_changed_on (migration 0001)",
-)
 async def test_closing_is_dated_by_the_release_even_on_the_previous_change_day(
     gql: GraphQLClient, conn: Conn
 ) -> None:

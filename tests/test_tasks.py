@@ -435,12 +435,6 @@ async def test_task_teams_and_team_tasks(gql: GraphQLClient, conn: Conn) -> None
 
 
 @pytest.mark.commits
-@pytest.mark.xfail(
-    strict=True,
-    reason="zone_follow_tasks locks the zone FOR UPDATE, which conflicts with the FOR KEY SHARE "
-    "locks of foreign-key checks: two transactions that both named the zone deadlock "
-    "(FOR NO KEY UPDATE would do; migration 0001)",
-)
 async def test_tasks_created_concurrently_on_one_zone_do_not_deadlock(fresh_db_url: str) -> None:
     first, second = await connect(fresh_db_url), await connect(fresh_db_url)
     try:

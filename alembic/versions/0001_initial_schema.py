@@ -434,7 +434,8 @@ FUNCTIONS = [
     """
     CREATE FUNCTION zones_date_status_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF NEW.status IS DISTINCT FROM OLD.status
+        -- A zone closes only through a release, which dates the change itself (released_on).
+        IF NEW.status IS DISTINCT FROM OLD.status AND NEW.status <> 'CLOSED'
            AND NEW.status_changed_on IS NOT DISTINCT FROM OLD.status_changed_on THEN
             NEW.status_changed_on := current_date;
         END IF;
@@ -451,7 +452,7 @@ FUNCTIONS = [
         current_status text;
         wanted text;
     BEGIN
-        SELECT status INTO current_status FROM zones WHERE id = p_zone_id FOR UPDATE;
+        SELECT status INTO current_status FROM zones WHERE id = p_zone_id FOR NO KEY UPDATE;
         IF NOT FOUND OR current_status = 'CLOSED' THEN
             RETURN;
         END IF;
@@ -602,7 +603,7 @@ FUNCTIONS = [
         outside_m2 double precision;
     BEGIN
         SELECT geometry, estimated_area_m2, released_area_m2 INTO zone
-        FROM zones WHERE id = NEW.zone_id FOR UPDATE;
+        FROM zones WHERE id = NEW.zone_id FOR NO KEY UPDATE;
         IF NOT FOUND THEN
             RETURN NEW;  -- the foreign key reports it
         END IF;

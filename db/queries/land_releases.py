@@ -23,7 +23,7 @@ ORDER BY l.released_on, l.id
 # area the previous ones released (the trigger land_releases_check takes the same lock).
 LOCK_ZONE = """
 SELECT id, status, estimated_area_m2, released_area_m2, remaining_area_m2
-FROM zones WHERE id = $1 FOR UPDATE
+FROM zones WHERE id = $1 FOR NO KEY UPDATE
 """
 
 # Run after LOCK_ZONE, as a statement of its own, so that it sees releases committed meanwhile.
