@@ -68,6 +68,7 @@ SELECT {COLUMNS} FROM z
 """
     return sql, params.values
 
+
 # Filter fragments: {} is replaced by a parameter placeholder, never by a value.
 STATUS_IN = "z.status = ANY({}::text[])"
 HAZARD_TYPE_IN = "z.hazard_type = ANY({}::text[])"
