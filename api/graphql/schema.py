@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -61,7 +63,13 @@ class MarSchema(strawberry.Schema):
 
 def build_schema(*, introspection: bool = True) -> MarSchema:
     """Return the schema with the project's extensions."""
-    extensions: list[type[SchemaExtension]] = [ErrorCodes]
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        ErrorCodes,
+        # Dashboards send the same few documents over and over: parse and validate each once
+        # (the caches live at module level, shared by the extension made for each request).
+        partial(ParserCache, maxsize=256),
+        partial(ValidationCache, maxsize=256),
+    ]
     if not introspection:
         extensions.append(DisableIntrospection)
     return MarSchema(
