@@ -16,8 +16,10 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from api.graphql.context import Context
+from api.graphql.errors import format_error
 from api.graphql.schema import MarSchema
 from api.requests import current_request_id, new_request_id
 from api.settings import Settings
@@ -73,6 +75,17 @@ class GraphQLApp(GraphQL[Context, None]):
             request=request,
             response=response,
         )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # Errors raised before execution by a cached parse skip the ErrorCodes extension; give
+        # them their code here (format_error leaves an already coded error as it is).
+        if result.errors:
+            result.errors = [
+                e if (e.extensions or {}).get("code") else format_error(e) for e in result.errors
+            ]
+        return await super().process_result(request, result)
 
     def create_response(
         self,
