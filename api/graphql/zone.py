@@ -43,6 +43,10 @@ if TYPE_CHECKING:
     from api.graphql.task import Task
 
 
+async def _geometry(root: Zone, info: Info) -> Any:
+    return await info.context.loaders.get(zone_geometries).load(int(root.id))
+
+
 @strawberry.type(description="A hazardous area (IMSMA 'Land'): suspected or confirmed.")
 class Zone:
     id: strawberry.ID
@@ -52,7 +56,7 @@ class Zone:
     hazard_type: HazardType
     status: ZoneStatus
     contamination: list[Contamination]
-    geometry: GeoJSON
+    geometry: GeoJSON = strawberry.field(resolver=_geometry)
     estimated_area_m2: float = strawberry.field(description="Area on the spheroid, in m².")
     released_area_m2: float = strawberry.field(description="Sum of all land releases, in m².")
     remaining_area_m2: float = strawberry.field(description="Estimated minus released, in m².")
@@ -78,7 +82,6 @@ class Zone:
             hazard_type=HazardType(row["hazard_type"]),
             status=ZoneStatus(row["status"]),
             contamination=[Contamination(c) for c in row["contamination"]],
-            geometry=row["geometry"],
             estimated_area_m2=float(row["estimated_area_m2"]),
             released_area_m2=float(row["released_area_m2"]),
             remaining_area_m2=float(row["remaining_area_m2"]),
@@ -123,6 +126,13 @@ class Zone:
         from api.graphql.land_release import zone_releases
 
         return await zone_releases(self, info)
+
+
+async def zone_geometries(db: ConnectionSource, keys: list[int]) -> list[Any]:
+    """Batch for a per-request loader: each zone's geometry as a GeoJSON object."""
+    async with db.acquire() as conn:
+        rows = await conn.fetch(zone_sql.GEOMETRIES, keys)
+    return [r["geometry"] if r else None for r in one_per_key(rows, keys, "id")]
 
 
 async def zones_by_id(db: ConnectionSource, keys: list[int]) -> list[Zone | None]:

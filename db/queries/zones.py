@@ -9,7 +9,6 @@ from db.queries.sql import Params, where_clause
 
 COLUMNS = """
 z.id, z.code, z.name, z.description, z.hazard_type, z.status, z.contamination,
-ST_AsGeoJSON(z.geometry)::json AS geometry,
 z.estimated_area_m2, z.released_area_m2, z.remaining_area_m2, z.priority, z.land_use,
 z.admin1, z.admin2, z.admin_pcode, z.recorded_on, z.status_changed_on, z.version,
 z.created_at, z.updated_at
@@ -18,6 +17,10 @@ z.created_at, z.updated_at
 BY_ID = f"SELECT {COLUMNS} FROM zones AS z WHERE z.id = $1"
 BY_CODE = f"SELECT {COLUMNS} FROM zones AS z WHERE z.code = $1"
 BY_IDS = f"SELECT {COLUMNS} FROM zones AS z WHERE z.id = ANY($1::bigint[])"
+# Geometry is the heavy part of a zone: fetched only for the zones whose geometry is asked for.
+GEOMETRIES = (
+    "SELECT id, ST_AsGeoJSON(geometry)::json AS geometry FROM zones WHERE id = ANY($1::bigint[])"
+)
 
 INSERT = f"""
 WITH z AS (
