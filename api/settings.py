@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 class SettingsError(ValueError):
@@ -39,6 +41,18 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of browser origins (`https://host[:port]`), or `*` for any."""
+    raw = env.get(name) or ""
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise SettingsError(
+                f"{name} must list origins like https://maps.example.org, not {origin!r}"
+            )
+    return origins
+
+
 def _default_alembic_ini() -> Path:
     """alembic.ini in the working directory, else beside the installed packages (a checkout)."""
     here = Path.cwd() / "alembic.ini"
@@ -63,6 +77,18 @@ class Settings:
     pool_max_size: int = 10
     pool_acquire_timeout_s: int = 10
     max_page_size: int = 500
+    # Limits of one GraphQL document (api/graphql/limits.py); over them is QUERY_TOO_COMPLEX.
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_cost: int = 20_000
+    suggestions: bool = True  # "Did you mean …?" in validation messages
+    # Requests a second per key (client address when anonymous) and the burst allowed; 0 = off.
+    rate_limit_per_s: int = 20
+    rate_limit_burst: int = 100
+    statement_timeout_ms: int = 5000  # 0 = no limit
+    max_body_bytes: int = 1_048_576
+    cors_origins: tuple[str, ...] = ()
     alembic_ini: Path = field(default_factory=_default_alembic_ini)
 
     @classmethod
@@ -88,6 +114,16 @@ class Settings:
             pool_max_size=_int(env, "MAR_POOL_MAX_SIZE", 10, 1, 1000),
             pool_acquire_timeout_s=_int(env, "MAR_POOL_ACQUIRE_TIMEOUT", 10, 1, 600),
             max_page_size=_int(env, "MAR_MAX_PAGE_SIZE", 500, 1, 10_000),
+            max_depth=_int(env, "MAR_MAX_DEPTH", 10, 1, 100),
+            max_aliases=_int(env, "MAR_MAX_ALIASES", 15, 0, 10_000),
+            max_tokens=_int(env, "MAR_MAX_TOKENS", 2000, 10, 1_000_000),
+            max_cost=_int(env, "MAR_MAX_COST", 20_000, 1, 100_000_000),
+            suggestions=_bool(env, "MAR_SUGGESTIONS", True),
+            rate_limit_per_s=_int(env, "MAR_RATE_LIMIT", 20, 0, 1_000_000),
+            rate_limit_burst=_int(env, "MAR_RATE_BURST", 100, 1, 1_000_000),
+            statement_timeout_ms=_int(env, "MAR_STATEMENT_TIMEOUT_MS", 5000, 0, 3_600_000),
+            max_body_bytes=_int(env, "MAR_MAX_BODY_BYTES", 1_048_576, 1024, 1_073_741_824),
+            cors_origins=_origins(env, "MAR_CORS_ORIGINS"),
             alembic_ini=Path(ini) if ini else _default_alembic_ini(),
         )
 
