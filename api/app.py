@@ -15,7 +15,7 @@ from api.errors import ApiError
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLApp
 from api.requests import RequestIdMiddleware
-from api.rest import health, problems
+from api.rest import health, ogc, openapi, problems
 from api.settings import Settings
 from db.pool import ConnectionSource, PoolSource, create_pool
 
@@ -49,6 +49,8 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
             Route("/readyz", health.readyz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *ogc.ROUTES,
+            Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={

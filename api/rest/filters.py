@@ -25,7 +25,7 @@ from starlette.datastructures import QueryParams
 from api.errors import BadUserInput, NotFoundError, Problems
 from db.queries import ogc as sql
 from db.queries.ogc import LAYERS, Bound, FilterError, ItemFilter, Layer
-from db.queries.ogc_cql2 import check_bbox
+from db.queries.ogc_cql2 import check_bbox, text_literal
 from db.queries.sql import Params
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -75,6 +75,10 @@ def item_filter(
             continue
         if name in visible:
             equals[name] = value
+            try:
+                text_literal(visible[name].kind, value, name)
+            except FilterError as exc:
+                problems.add(name, exc.message)
         else:
             problems.add(name, f"unknown parameter: not a queryable of {layer.name}")
     wanted = ItemFilter(
