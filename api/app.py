@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from api.errors import ApiError
+from api.graphql.limits import QueryLimits
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLApp
 from api.requests import RequestIdMiddleware
@@ -42,7 +43,10 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
         finally:
             await pool.close()
 
-    graphql = GraphQLApp(build_schema(introspection=settings.introspection), settings)
+    schema = build_schema(
+        introspection=settings.introspection, limits=QueryLimits.from_settings(settings)
+    )
+    graphql = GraphQLApp(schema, settings)
     app = Starlette(
         routes=[
             Route("/healthz", health.healthz, methods=["GET"]),

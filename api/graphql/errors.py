@@ -9,6 +9,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from api.errors import ApiError, from_domain
+from api.graphql.limits import is_token_limit
 from api.requests import current_request_id
 from db.errors import DomainError
 from db.pool import CONNECTION_ERRORS
@@ -36,6 +37,8 @@ def format_error(error: GraphQLError) -> GraphQLError:
         # graphql-core's messages name the query's own text, never our internals.
         variable = error.message.startswith("Variable '$")
         code = "BAD_USER_INPUT" if variable else "GRAPHQL_VALIDATION_FAILED"
+        if is_token_limit(error):
+            code = "QUERY_TOO_COMPLEX"
         return _with(error, error.message, {"code": code, **(error.extensions or {})})
     if isinstance(original, DomainError):
         original = from_domain(original)

@@ -24,6 +24,7 @@ from api.graphql import (
     zone,
 )
 from api.graphql.errors import ErrorCodes
+from api.graphql.limits import QueryLimits, limits_extension
 from api.graphql.scalars import SCALAR_OVERRIDES
 
 # Each aggregate module contributes its own Query and Mutation fields; they are merged here.
@@ -61,14 +62,16 @@ class MarSchema(strawberry.Schema):
         return None
 
 
-def build_schema(*, introspection: bool = True) -> MarSchema:
-    """Return the schema with the project's extensions."""
+def build_schema(*, introspection: bool = True, limits: QueryLimits | None = None) -> MarSchema:
+    """Return the schema with the project's extensions (default limits unless given)."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
         # Dashboards send the same few documents over and over: parse and validate each once
         # (the caches live at module level, shared by the extension made for each request).
         partial(ParserCache, maxsize=256),
         partial(ValidationCache, maxsize=256),
+        # After ValidationCache: the cost rule depends on the variables, so it runs every time.
+        limits_extension(limits or QueryLimits()),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

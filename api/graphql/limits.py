@@ -1,0 +1,312 @@
+"""Limits of one GraphQL document: depth, aliases, tokens and cost -> QUERY_TOO_COMPLEX (HTTP 400).
+
+- tokens: graphql-core's parser stops after `max_tokens` (the error is coded in errors.py);
+- depth and aliases: validation rules that depend on the document only, so ValidationCache keeps
+  caching their verdict;
+- cost: a validation rule run for every request with its variables (a cached verdict would let a
+  document that once came with `first: 5` through with `first: 500`). The cost of a document is
+  the number of objects it may return: every field that returns objects costs 1, and a field with
+  a `first` argument (a page) multiplies the cost of what it selects by its `first` (its default
+  when absent, the largest page when a variable does not say). Lists without `first` (zone.tasks,
+  incident.casualties, ...) count once: they are bounded by the records, not by the client.
+- suggestions ("Did you mean ...?") can be removed from every message.
+
+Fragments are expanded where they are spread (each spread counts), memoised per fragment so a
+document cannot make the rules themselves slow; introspection fields (`__schema`, `__type`) do
+not count towards depth or cost.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+    VariableNode,
+    get_named_type,
+    is_leaf_type,
+    validate,
+)
+from graphql.pyutils import Undefined
+from strawberry.extensions import SchemaExtension
+
+from api.settings import Settings
+
+CODE = "QUERY_TOO_COMPLEX"
+_TOKEN_LIMIT = re.compile(r"Document contains more than \d+ tokens")
+_SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """The limits one document must stay within (see .env.example)."""
+
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_cost: int = 20_000
+    max_page_size: int = 500
+    suggestions: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QueryLimits:
+        """The limits configured for the service."""
+        return cls(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            max_cost=settings.max_cost,
+            max_page_size=settings.max_page_size,
+            suggestions=settings.suggestions,
+        )
+
+
+def too_complex(message: str, node: Any, **details: int) -> GraphQLError:
+    """A validation error with the QUERY_TOO_COMPLEX code (HTTP 400 when nothing ran)."""
+    return GraphQLError(message, node, extensions={"code": CODE, **details})
+
+
+def is_token_limit(error: GraphQLError) -> bool:
+    """Whether the parser gave up because the document has too many tokens."""
+    return bool(_TOKEN_LIMIT.search(error.message))
+
+
+def without_suggestion(message: str) -> str:
+    """The message without graphql-core's "Did you mean ...?" hint."""
+    return _SUGGESTION.sub("", message)
+
+
+class _Document:
+    """Fragment lookups with memoised per-fragment figures."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        self.fragments: dict[str, FragmentDefinitionNode] = {
+            d.name.value: d
+            for d in context.document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        self.memo: dict[tuple[str, str], int] = {}
+
+    def fragment(self, kind: str, name: str, compute: Any) -> int:
+        """`compute(fragment)` once per (figure, fragment); 0 for unknown or cyclic fragments."""
+        key = (kind, name)
+        if key not in self.memo:
+            found = self.fragments.get(name)
+            self.memo[key] = 0  # a cycle (refused by another rule) counts nothing
+            if found is not None:
+                self.memo[key] = compute(found)
+        return self.memo[key]
+
+
+def _depth(doc: _Document, selection_set: SelectionSetNode | None) -> int:
+    deepest = 0
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            if selection.name.value.startswith("__"):
+                continue
+            deepest = max(deepest, 1 + _depth(doc, selection.selection_set))
+        elif isinstance(selection, InlineFragmentNode):
+            deepest = max(deepest, _depth(doc, selection.selection_set))
+        elif isinstance(selection, FragmentSpreadNode):
+            figure = doc.fragment(
+                "depth", selection.name.value, lambda f: _depth(doc, f.selection_set)
+            )
+            deepest = max(deepest, figure)
+    return deepest
+
+
+def _aliases(doc: _Document, selection_set: SelectionSetNode | None) -> int:
+    count = 0
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            count += (selection.alias is not None) + _aliases(doc, selection.selection_set)
+        elif isinstance(selection, InlineFragmentNode):
+            count += _aliases(doc, selection.selection_set)
+        elif isinstance(selection, FragmentSpreadNode):
+            count += doc.fragment(
+                "aliases", selection.name.value, lambda f: _aliases(doc, f.selection_set)
+            )
+    return count
+
+
+def depth_rule(limits: QueryLimits) -> type[ValidationRule]:
+    """A rule refusing operations nested deeper than `limits.max_depth` fields."""
+
+    class MaxDepth(ValidationRule):
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: object) -> None:
+            depth = _depth(_Document(self.context), node.selection_set)
+            if depth > limits.max_depth:
+                self.report_error(
+                    too_complex(
+                        f"The query is {depth} levels deep; at most {limits.max_depth} are allowed",
+                        node,
+                        depth=depth,
+                        maxDepth=limits.max_depth,
+                    )
+                )
+
+    return MaxDepth
+
+
+def alias_rule(limits: QueryLimits) -> type[ValidationRule]:
+    """A rule refusing operations with more than `limits.max_aliases` aliased fields."""
+
+    class MaxAliases(ValidationRule):
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: object) -> None:
+            count = _aliases(_Document(self.context), node.selection_set)
+            if count > limits.max_aliases:
+                self.report_error(
+                    too_complex(
+                        f"The query uses {count} aliases; at most {limits.max_aliases} are allowed",
+                        node,
+                        aliases=count,
+                        maxAliases=limits.max_aliases,
+                    )
+                )
+
+    return MaxAliases
+
+
+class _Coster:
+    """The cost of one operation, given the request's variables."""
+
+    def __init__(
+        self,
+        context: ValidationContext,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any],
+        max_page: int,
+    ) -> None:
+        self.schema: GraphQLSchema = context.schema
+        self.doc = _Document(context)
+        self.max_page = max_page
+        self.variables = dict(variables)
+        for definition in operation.variable_definitions or ():
+            name = definition.variable.name.value
+            default = definition.default_value
+            if name not in self.variables and isinstance(default, IntValueNode):
+                self.variables[name] = int(default.value)
+
+    def page(self, node: FieldNode, definition: Any) -> int:
+        """The `first` of a page field (1 for other fields), within 0..max_page."""
+        argument = definition.args.get("first")
+        if argument is None:
+            return 1
+        size: object = argument.default_value
+        for given in node.arguments or ():
+            if given.name.value != "first":
+                continue
+            if isinstance(given.value, IntValueNode):
+                size = int(given.value.value)
+            elif isinstance(given.value, VariableNode):
+                # A variable not sent (or null) leaves the argument's default; a value of the
+                # wrong type counts as the largest page (coercion refuses it later).
+                sent = self.variables.get(given.value.name.value)
+                size = argument.default_value if sent is None else sent
+        if size is None or size is Undefined:
+            size = 50  # what pagination.page_size() takes for a missing `first`
+        if not isinstance(size, int) or isinstance(size, bool):
+            size = self.max_page
+        return max(0, min(size, self.max_page))
+
+    def cost(self, selection_set: SelectionSetNode | None, parent: Any) -> int:
+        total = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                total += self.field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.cost(selection.selection_set, inner)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.doc.fragment(
+                    "cost",
+                    selection.name.value,
+                    lambda f: self.cost(
+                        f.selection_set, self.schema.get_type(f.type_condition.name.value)
+                    ),
+                )
+        return total
+
+    def field(self, node: FieldNode, parent: Any) -> int:
+        if node.name.value.startswith("__") or node.selection_set is None:
+            return 0
+        if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            return 0
+        definition = parent.fields.get(node.name.value)
+        if definition is None:
+            return 0  # an unknown field: another rule refuses it
+        inner = get_named_type(definition.type)
+        if is_leaf_type(inner):
+            return 0
+        return 1 + self.page(node, definition) * self.cost(node.selection_set, inner)
+
+
+def cost_rule(limits: QueryLimits, variables: Mapping[str, Any]) -> type[ValidationRule]:
+    """A rule refusing operations whose cost, with these variables, is over `limits.max_cost`."""
+
+    class MaxCost(ValidationRule):
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: object) -> None:
+            root = self.context.schema.get_root_type(node.operation)
+            coster = _Coster(self.context, node, variables, limits.max_page_size)
+            cost = coster.cost(node.selection_set, root)
+            if cost > limits.max_cost:
+                self.report_error(
+                    too_complex(
+                        f"The query may return {cost} objects; at most {limits.max_cost} are "
+                        "allowed (each nested list multiplies by its `first`: ask for smaller "
+                        "pages or fewer nested lists)",
+                        node,
+                        cost=cost,
+                        maxCost=limits.max_cost,
+                    )
+                )
+
+    return MaxCost
+
+
+def limits_extension(limits: QueryLimits) -> type[SchemaExtension]:
+    """The schema extension applying `limits`; list it after ValidationCache (see on_validate)."""
+    static_rules = (depth_rule(limits), alias_rule(limits))
+
+    class Limits(SchemaExtension):
+        def on_operation(self) -> Iterator[None]:
+            context = self.execution_context
+            context.parse_options["max_tokens"] = limits.max_tokens
+            context.validation_rules = context.validation_rules + static_rules
+            yield
+            errors = getattr(context.result, "errors", None)
+            if errors and not limits.suggestions:
+                for error in errors:
+                    error.message = without_suggestion(error.message)
+                    error.args = (error.message,)
+
+        def on_validate(self) -> Iterator[None]:
+            # Runs after ValidationCache has stored its verdict in pre_execution_errors (or before
+            # the standard validation when there is no cache: then only a refusal is stored, which
+            # skips the standard rules, as it should for a document refused anyway).
+            context = self.execution_context
+            document = context.graphql_document
+            if not context.pre_execution_errors and document is not None:
+                rule = cost_rule(limits, context.variables or {})
+                errors = validate(context.schema._schema, document, [rule])
+                if errors:
+                    context.pre_execution_errors = errors
+            yield
+
+    return Limits
