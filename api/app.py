@@ -16,7 +16,7 @@ from api.graphql.limits import QueryLimits
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLApp
 from api.requests import RequestIdMiddleware
-from api.rest import health, ogc, openapi, problems
+from api.rest import exports, health, ogc, openapi, problems
 from api.settings import Settings
 from db.pool import ConnectionSource, PoolSource, create_pool
 
@@ -55,6 +55,8 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
             WebSocketRoute("/graphql", graphql),
             *ogc.ROUTES,
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+            Route("/exports/{kind}.csv", exports.export_csv, methods=["GET"]),
+            Route("/exports/{kind}.geojson", exports.export_geojson, methods=["GET"]),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={
