@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from api.settings import Settings
-from bench import generate, load
+from bench import generate, load, ogc
 from bench.generate import Connection, Size
 from bench.report import Report, Result, render
 from bench.scenarios import SCENARIOS, Request, Scenario
@@ -321,6 +321,8 @@ async def run_size(
             )
             report.results.append(result)
             print(f"   {summary(result)} [{time.perf_counter() - t0:.0f} s]", flush=True)
+        print(f"{size.name} OGC zones/items?limit=1000 …", flush=True)
+        ogc_lines = await ogc.run(server, prepared.url, options)
     finally:
         await admin.close()
         await server.stop()
@@ -329,7 +331,7 @@ async def run_size(
     report.notes.append(busy_note(load_before, os.getloadavg()[0]))
     if options.py_spy and profile_dir:
         report.notes.append(f"py-spy flame graphs of the server: {profile_dir.name}/")
-    text = render(report)
+    text = render(report) + "\n".join(ogc_lines) + "\n"
     print()
     print(text)
     if results_dir is not None:

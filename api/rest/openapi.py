@@ -6,17 +6,21 @@ parameters; everything else follows API.md's endpoint table.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Match, Route
 
 from api.rest.ogc_queryables import queryables_schema
 from db.queries import ogc_layers as kinds
 from db.queries.ogc import LAYERS, Layer
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+GEOJSON = "application/geo+json"
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 REF = "#/components/schemas/"
 
@@ -37,9 +41,8 @@ def _ok(description: str, schema: dict[str, Any], media_type: str = "application
 
 def _get(summary: str, op_id: str, ok: dict[str, Any], params: list[Any], *errors: int) -> Any:
     responses: dict[str, Any] = {"200": ok}
-    for status in errors:
+    for status in (*errors, 429, 500):  # every route: the rate limit, the unexpected
         responses[str(status)] = PROBLEM
-    responses["500"] = PROBLEM
     return {
         "get": {
             "summary": summary,
@@ -91,6 +94,7 @@ def _ogc_paths() -> dict[str, Any]:
             "ogc_landing",
             _ok("Landing page", _ref("Landing")),
             [_param("f")],
+            400,
         ),
         "/ogc/conformance": _get(
             "Conformance classes",
@@ -135,6 +139,84 @@ def _ogc_paths() -> dict[str, Any]:
             f"ogc_item_{layer.name}",
             _ok("The feature", _ref("Feature"), "application/geo+json"),
             [_param("featureId"), _param("f")],
+            400,
+            404,
+        )
+    return paths
+
+
+def _filter_params(layer: Layer) -> list[Any]:
+    names = ("bbox", "bbox-crs", "datetime", "filter", "filter-lang", "filter-crs")
+    return [_param(n) for n in names] + _queryable_params(layer)
+
+
+def _data_paths() -> dict[str, Any]:
+    """Exports, imports and vector tiles (API.md's endpoint table)."""
+    hxl = _query("hxl", "Whether the HXL hashtag row follows the header", {"type": "boolean"})
+    csv = {"description": "CSV (streamed)", **_json({"type": "string"}, "text/csv")}
+    geojson = {"description": "GeoJSON (streamed)", **_json(_ref("FeatureCollection"), GEOJSON)}
+    paths: dict[str, Any] = {}
+    for kind in ("zones", "incidents", "releases", "casualties"):
+        layer = LAYERS.get(kind)
+        params = [hxl] + (_filter_params(layer) if layer else [])
+        paths[f"/exports/{kind}.csv"] = _get(
+            f"{kind} as CSV with HXL hashtags", f"exports_{kind}_csv", csv, params, 400, 401, 403
+        )
+        if layer is not None:
+            paths[f"/exports/{kind}.geojson"] = _get(
+                f"{kind} as a GeoJSON FeatureCollection",
+                f"exports_{kind}_geojson",
+                geojson,
+                _filter_params(layer),
+                400,
+                401,
+                403,
+            )
+    report = {
+        "type": "object",
+        "required": ["created", "updated", "errors"],
+        "properties": {
+            "created": {"type": "integer"},
+            "updated": {"type": "integer"},
+            "errors": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    tile = {"type": "integer", "minimum": 0}
+    for layer in LAYERS.values():
+        paths[f"/imports/{layer.name}"] = {
+            "post": {
+                "summary": f"Upsert {layer.name} by code from a FeatureCollection (all or nothing)",
+                "operationId": f"imports_{layer.name}",
+                "tags": ["imports"],
+                "parameters": [
+                    _query("dry_run", "Validate only, write nothing", {"type": "boolean"})
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        GEOJSON: {"schema": _ref("FeatureCollection")},
+                        "application/json": {"schema": _ref("FeatureCollection")},
+                    },
+                },
+                "responses": {
+                    "200": {"description": "The import report", **_json(report)},
+                    **{str(s): PROBLEM for s in (400, 401, 403, 413, 415, 429, 500)},
+                },
+            }
+        }
+        params = [
+            {"name": n, "in": "path", "required": True, "schema": tile} for n in ("z", "x", "y")
+        ]
+        paths[f"/tiles/{layer.name}/{{z}}/{{x}}/{{y}}.pbf"] = _get(
+            f"A Mapbox vector tile of {layer.name}",
+            f"tiles_{layer.name}",
+            {
+                "description": "The tile",
+                **_json(
+                    {"type": "string", "format": "binary"}, "application/vnd.mapbox-vector-tile"
+                ),
+            },
+            params,
             400,
             404,
         )
@@ -341,7 +423,7 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 @lru_cache(maxsize=1)
 def document_without_server() -> dict[str, Any]:
     """Return the OpenAPI document (without `servers`, which depends on the request)."""
-    paths = {**_ogc_paths(), **_other_paths()}
+    paths = {**_ogc_paths(), **_data_paths(), **_other_paths()}
     return {
         "openapi": "3.0.3",
         "info": {
@@ -355,12 +437,30 @@ def document_without_server() -> dict[str, Any]:
     }
 
 
-def document(server_url: str) -> dict[str, Any]:
-    """Return the OpenAPI document for a server reached at `server_url`."""
-    return {**document_without_server(), "servers": [{"url": server_url}]}
+def document(server_url: str, served: Sequence[BaseRoute] | None = None) -> dict[str, Any]:
+    """Return the OpenAPI document for a server reached at `server_url`.
+
+    With `served` (the app's routes), only the paths one of them answers are listed.
+    """
+    whole = document_without_server()
+    paths = whole["paths"]
+    if served is not None:
+        routes = [r for r in served if isinstance(r, Route)]
+        paths = {
+            path: item
+            for path, item in paths.items()
+            if any(r.matches(_scope(path, method))[0] == Match.FULL
+                   for r in routes for method in item)
+        }  # fmt: skip
+    return {**whole, "paths": paths, "servers": [{"url": server_url}]}
+
+
+def _scope(path: str, method: str) -> dict[str, Any]:
+    concrete = re.sub(r"\{[^}]+\}", "1", path)
+    return {"type": "http", "path": concrete, "method": method.upper()}
 
 
 async def openapi_json(request: Request) -> JSONResponse:
-    """GET /openapi.json."""
+    """GET /openapi.json: the endpoints this server answers."""
     server = str(request.base_url).rstrip("/")
-    return JSONResponse(document(server), media_type=OPENAPI_JSON)
+    return JSONResponse(document(server, request.app.routes), media_type=OPENAPI_JSON)
