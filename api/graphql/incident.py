@@ -283,7 +283,7 @@ async def incidents(
 
     return connection(
         [Incident.from_record(r) for r in rows],
-        [encode_cursor("incidents", order_by.value, r[order.column], r["id"]) for r in rows],
+        lambda i: encode_cursor("incidents", order_by.value, rows[i][order.column], rows[i]["id"]),
         limit=limit,
         has_previous=after is not None,
         count_total=count_total,
@@ -354,7 +354,9 @@ async def zone_incidents(
 
     return connection(
         [Incident.from_record(r) for r in rows],
-        [encode_cursor(_zone_list(zone_id), order_name, r[order.column], r["id"]) for r in rows],
+        lambda i: encode_cursor(
+            _zone_list(zone_id), order_name, rows[i][order.column], rows[i]["id"]
+        ),
         limit=limit,
         has_previous=after is not None,
         count_total=count_total,

@@ -123,7 +123,9 @@ async def organisations(
 
     return connection(
         [Organisation.from_record(r) for r in rows],
-        [encode_cursor("organisations", order_by.value, r[order.column], r["id"]) for r in rows],
+        lambda i: encode_cursor(
+            "organisations", order_by.value, rows[i][order.column], rows[i]["id"]
+        ),
         limit=limit,
         has_previous=after is not None,
         count_total=count_total,

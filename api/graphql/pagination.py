@@ -31,8 +31,22 @@ class Edge(Generic[NodeT]):
     node: NodeT
 
 
+def _edges(root: Connection[NodeT]) -> list[Edge[NodeT]]:
+    return [Edge(cursor=root.cursor_of(i), node=node) for i, node in enumerate(root.page)]
+
+
 def _nodes(root: Connection[NodeT]) -> list[NodeT]:
-    return [edge.node for edge in root.edges]
+    return list(root.page)
+
+
+def _page_info(root: Connection[NodeT]) -> PageInfo:
+    last = len(root.page) - 1
+    return PageInfo(
+        has_next_page=root.has_next,
+        has_previous_page=root.has_previous,
+        start_cursor=root.cursor_of(0) if root.page else None,
+        end_cursor=root.cursor_of(last) if root.page else None,
+    )
 
 
 async def _total_count(root: Connection[NodeT]) -> int:
@@ -41,9 +55,15 @@ async def _total_count(root: Connection[NodeT]) -> int:
 
 @strawberry.type
 class Connection(Generic[NodeT]):
-    edges: list[Edge[NodeT]]
-    page_info: PageInfo
+    """A page of a list; cursors are made only for the edges and page info a client asks for."""
+
+    page: strawberry.Private[Sequence[NodeT]]
+    cursor_of: strawberry.Private[Callable[[int], str]]
+    has_next: strawberry.Private[bool]
+    has_previous: strawberry.Private[bool]
     count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+    edges: list[Edge[NodeT]] = strawberry.field(resolver=_edges)
+    page_info: PageInfo = strawberry.field(resolver=_page_info)
     nodes: list[NodeT] = strawberry.field(
         resolver=_nodes, description="The nodes of this page, without their cursors."
     )
@@ -120,21 +140,22 @@ def decode_cursor(cursor: str, list_name: str, order: str, kind: str) -> tuple[o
 
 def connection(
     nodes: Sequence[NodeT],
-    cursors: Sequence[str],
+    cursors: Sequence[str] | Callable[[int], str],
     *,
     limit: int,
     has_previous: bool,
     count_total: Callable[[], Awaitable[int]],
 ) -> Connection[NodeT]:
-    """Build a connection from up to limit+1 fetched rows (the extra one says there is more)."""
-    edges = [Edge(cursor=c, node=n) for c, n in zip(cursors[:limit], nodes[:limit], strict=True)]
+    """Build a connection from up to limit+1 fetched rows (the extra one says there is more).
+
+    `cursors` is the cursor of each row, or a function of the row's index that makes it (so that
+    no cursor is encoded unless the client asks for edges or page info).
+    """
+    cursor_of = cursors if callable(cursors) else cursors.__getitem__
     return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(nodes) > limit,
-            has_previous_page=has_previous,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+        page=nodes[:limit],
+        cursor_of=cursor_of,
+        has_next=len(nodes) > limit,
+        has_previous=has_previous,
         count_total=count_total,
     )

@@ -303,7 +303,7 @@ async def tasks(
 
     return connection(
         [Task.from_record(r) for r in rows],
-        [encode_cursor("tasks", "ID_ASC", r["id"], r["id"]) for r in rows],
+        lambda i: encode_cursor("tasks", "ID_ASC", rows[i]["id"], rows[i]["id"]),
         limit=limit,
         has_previous=after is not None,
         count_total=count_total,

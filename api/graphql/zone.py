@@ -278,7 +278,7 @@ async def zones(
 
     return connection(
         [Zone.from_record(r) for r in rows],
-        [encode_cursor("zones", order_by.value, r[order.column], r["id"]) for r in rows],
+        lambda i: encode_cursor("zones", order_by.value, rows[i][order.column], rows[i]["id"]),
         limit=limit,
         has_previous=after is not None,
         count_total=count_total,
