@@ -15,6 +15,8 @@ from api.errors import ApiError
 from api.graphql.limits import QueryLimits
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLApp
+from api.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, cors
+from api.ratelimit import RateLimitMiddleware
 from api.requests import RequestIdMiddleware
 from api.rest import exports, health, ogc, openapi, problems
 from api.settings import Settings
@@ -35,6 +37,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
             settings.require_database_url(),
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
+            statement_timeout_ms=settings.statement_timeout_ms,
         )
         app.state.db = PoolSource(pool, acquire_timeout=settings.pool_acquire_timeout_s)
         log.info("database pool open (max %d connections)", settings.pool_max_size)
@@ -58,7 +61,19 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
             Route("/exports/{kind}.csv", exports.export_csv, methods=["GET"]),
             Route("/exports/{kind}.geojson", exports.export_geojson, methods=["GET"]),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(AccessLogMiddleware),
+            *cors(settings.cors_origins),
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+            # After authentication: its buckets are keyed by request.state.key_name (None when
+            # anonymous: then by the client's address).
+            Middleware(
+                RateLimitMiddleware,
+                rate=settings.rate_limit_per_s,
+                burst=settings.rate_limit_burst,
+            ),
+        ],
         exception_handlers={
             ApiError: problems.api_error,
             HTTPException: problems.http_error,

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import asyncpg
+
 from db.constraints import CONSTRAINTS
 from db.errors import Conflict, DomainError, InvalidReference, NotFound, RuleViolation
+from db.pool import PoolExhausted
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,28 @@ class QueryTooComplex(ApiError):
 
     code = "QUERY_TOO_COMPLEX"
     http_status = 400
+
+
+class ServiceBusy(ApiError):
+    """No database connection became free in time: the service is overloaded, try again soon."""
+
+    code = "INTERNAL_SERVER_ERROR"
+    http_status = 503
+
+
+def from_database_failure(error: BaseException) -> ApiError | None:
+    """A pool exhausted or a statement cancelled by statement_timeout, as the client sees it."""
+    if isinstance(error, PoolExhausted):
+        return ServiceBusy(
+            f"The service is busy: no database connection became free within "
+            f"{error.timeout:g} s; try again shortly"
+        )
+    if isinstance(error, asyncpg.QueryCanceledError):
+        return QueryTooComplex(
+            "The request ran longer than the service allows for one database statement and was "
+            "cancelled; ask for less (a smaller `first`, fewer nested lists, a narrower filter)"
+        )
+    return None
 
 
 class Problems:

@@ -31,10 +31,28 @@ async def init_connection(conn: Connection) -> None:
         )
 
 
+class PoolExhausted(Exception):
+    """No connection of the pool became free within the acquire timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"no database connection became free within {timeout:g} s")
+        self.timeout = timeout
+
+
 async def create_pool(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float | None = None
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    command_timeout: float | None = None,
+    statement_timeout_ms: int = 0,
 ) -> Pool:
-    """Open a pool whose connections have the project's codecs registered."""
+    """Open a pool whose connections have the project's codecs registered.
+
+    With `statement_timeout_ms`, the server cancels any statement of these connections running
+    longer (asyncpg.QueryCanceledError), so a runaway query cannot hold a connection for long.
+    """
+    settings = {"statement_timeout": str(statement_timeout_ms)} if statement_timeout_ms else {}
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
@@ -42,6 +60,7 @@ async def create_pool(
         init=init_connection,
         command_timeout=command_timeout,
         max_inactive_connection_lifetime=300.0,
+        server_settings=settings,
     )
     assert pool is not None  # create_pool returns None only when awaited lazily
     return pool
@@ -69,11 +88,20 @@ class PoolSource:
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[Connection]:
-        """Yield a pooled connection; after a connection failure, drop every stale one."""
+        """Yield a pooled connection; after a connection failure, drop every stale one.
+
+        Waits at most `acquire_timeout` seconds for a free connection, then raises PoolExhausted.
+        """
+        acquired = False
         try:
             async with self.pool.acquire(timeout=self.acquire_timeout) as proxy:
+                acquired = True
                 # The proxy forwards every Connection method; the stubs do not say so.
                 yield cast(Connection, proxy)
+        except TimeoutError:
+            if acquired:
+                raise
+            raise PoolExhausted(self.acquire_timeout) from None
         except CONNECTION_ERRORS:
             # Every other idle connection died with the server too: replace them on next use.
             await self.pool.expire_connections()

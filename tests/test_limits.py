@@ -213,3 +213,17 @@ def test_the_schema_export_is_not_limited() -> None:
 
     result = build_schema().execute_sync(get_introspection_query(descriptions=True))
     assert result.errors is None
+
+
+def test_check_cost_gives_the_verdict_of_the_validation_rule() -> None:
+    from graphql import parse, validate
+
+    from api.graphql.limits import check_cost, cost_rule
+
+    schema = build_schema()._schema
+    document = parse(NESTED)
+    for variables in ({"outer": 100, "inner": 300}, {"outer": 5, "inner": 5}, {}):
+        direct = check_cost(schema, document, QueryLimits(), variables)
+        visited = validate(schema, document, [cost_rule(QueryLimits(), variables)])
+        assert [e.formatted for e in direct] == [e.formatted for e in visited]
+    assert check_cost(schema, document, QueryLimits(), {"outer": 100, "inner": 300})

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from api.errors import ApiError, from_domain
+from api.errors import ApiError, from_database_failure, from_domain
 from api.graphql.limits import is_token_limit
 from api.requests import current_request_id
 from db.errors import DomainError
@@ -42,6 +42,10 @@ def format_error(error: GraphQLError) -> GraphQLError:
         return _with(error, error.message, {"code": code, **(error.extensions or {})})
     if isinstance(original, DomainError):
         original = from_domain(original)
+    failure = from_database_failure(original)
+    if failure is not None:
+        log.warning("%s: %s", ".".join(str(p) for p in error.path or []), original)
+        original = failure
     if isinstance(original, ApiError):
         return _with(error, original.message, original.extensions())
     request_id = current_request_id()

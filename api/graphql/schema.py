@@ -25,6 +25,7 @@ from api.graphql import (
 )
 from api.graphql.errors import ErrorCodes
 from api.graphql.limits import QueryLimits, limits_extension
+from api.graphql.observe import OperationName
 from api.graphql.scalars import SCALAR_OVERRIDES
 
 # Each aggregate module contributes its own Query and Mutation fields; they are merged here.
@@ -66,6 +67,7 @@ def build_schema(*, introspection: bool = True, limits: QueryLimits | None = Non
     """Return the schema with the project's extensions (default limits unless given)."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
+        OperationName,
         # Dashboards send the same few documents over and over: parse and validate each once
         # (the caches live at module level, shared by the extension made for each request).
         partial(ParserCache, maxsize=256),

@@ -8,8 +8,10 @@ that refuse the whole request carry their own status in both (API.md "Errors").
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -85,7 +87,26 @@ class GraphQLApp(GraphQL[Context, None]):
             result.errors = [
                 e if (e.extensions or {}).get("code") else format_error(e) for e in result.errors
             ]
+            # The outcome of the access log (api/middleware.py).
+            request.state.graphql_codes = sorted(
+                {str((e.extensions or {}).get("code")) for e in result.errors}
+            )
         return await super().process_result(request, result)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # A body of JSON that is not an object (`null`, `5`) is a client's mistake, not a 500.
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return parsed
+
+    def decode_json(self, data: str | bytes) -> object:
+        # JSON nested deeper than the interpreter's recursion limit is malformed for us: 400 like
+        # any body that is not JSON, not a RecursionError and a 500.
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
     def create_response(
         self,

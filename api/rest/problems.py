@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.errors import ApiError, BadUserInput
+from api.errors import ApiError, BadUserInput, from_database_failure
 from api.requests import current_request_id
 
 log = logging.getLogger("mar.rest")
@@ -57,7 +57,12 @@ async def http_error(_request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
-    """Anything else: logged in full, masked for the client."""
+    """Anything else: logged in full, masked for the client (a busy pool or a statement over its
+    time limit is said as such)."""
+    failure = from_database_failure(exc)
+    if failure is not None:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return await api_error(request, failure)
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     request_id = current_request_id()
     return problem(500, "INTERNAL_SERVER_ERROR", f"Internal server error (request id {request_id})")

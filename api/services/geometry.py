@@ -66,7 +66,7 @@ def structure_problem(value: Any, allowed: tuple[str, ...]) -> str | None:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return "is not GeoJSON"
     if not isinstance(value, dict):
         return "must be a GeoJSON geometry object"
