@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from api import cli_data
 from api.settings import Settings, SettingsError
 
 log = logging.getLogger("mar.cli")
@@ -87,6 +88,8 @@ def parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help="load data into an empty database")
     seed.add_argument("--demo", action="store_true", help="the synthetic demo data set")
     seed.set_defaults(run=_seed)
+
+    cli_data.add_commands(commands)  # export, import
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.set_defaults(run=_schema)

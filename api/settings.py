@@ -88,6 +88,7 @@ class Settings:
     rate_limit_burst: int = 100
     statement_timeout_ms: int = 5000  # 0 = no limit
     max_body_bytes: int = 1_048_576
+    import_max_bytes: int = 52_428_800  # POST /imports/…: 50 MiB
     cors_origins: tuple[str, ...] = ()
     alembic_ini: Path = field(default_factory=_default_alembic_ini)
 
@@ -123,6 +124,7 @@ class Settings:
             rate_limit_burst=_int(env, "MAR_RATE_BURST", 100, 1, 1_000_000),
             statement_timeout_ms=_int(env, "MAR_STATEMENT_TIMEOUT_MS", 5000, 0, 3_600_000),
             max_body_bytes=_int(env, "MAR_MAX_BODY_BYTES", 1_048_576, 1024, 1_073_741_824),
+            import_max_bytes=_int(env, "MAR_IMPORT_MAX_BYTES", 52_428_800, 1024, 10_737_418_240),
             cors_origins=_origins(env, "MAR_CORS_ORIGINS"),
             alembic_ini=Path(ini) if ini else _default_alembic_ini(),
         )

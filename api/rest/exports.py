@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api.errors import BadUserInput, FieldError, NotFoundError, Problems
+from api.errors import BadUserInput, FieldError, Forbidden, NotFoundError, Problems
 from api.rest import filters
 from api.services import exports
 from api.services.exports import Access, Export
@@ -24,6 +24,7 @@ from db.queries.sql import Params
 
 # Roles that read casualties' personal data (API.md); description/source: filters.sees_private.
 PERSONAL_DATA_ROLES = frozenset({"editor", "admin"})
+RELEASE_READERS = frozenset({"partner", "editor", "admin"})  # as api/auth.py's TYPE_READERS
 UNPAGED = frozenset({"limit", "offset", "f"})
 # Which items endpoint's filters choose the rows of each export, and whether `sortby` applies.
 FILTER_LAYERS = {
@@ -50,9 +51,11 @@ class CursorStream(StreamingResponse):
 
 
 def caller_role(request: Request) -> str:
-    """The caller's role; `public` until the access middleware sets `request.state.role`."""
-    role: str = getattr(request.state, "role", "public")
-    return role
+    """The caller's role: the access middleware's caller (`request.state.caller.role`), else
+    `request.state.role`, else `public`."""
+    caller = getattr(request.state, "caller", None)
+    role = getattr(caller, "role", None) or getattr(request.state, "role", "public")
+    return str(role)
 
 
 def access_of(request: Request) -> Access:
@@ -61,7 +64,8 @@ def access_of(request: Request) -> Access:
     return Access(restricted=filters.sees_private(role), personal=role in PERSONAL_DATA_ROLES)
 
 
-def _flag(request: Request, name: str, default: bool) -> bool:
+def flag(request: Request, name: str, default: bool) -> bool:
+    """A true/false query parameter; anything else is BAD_USER_INPUT naming it."""
     raw = request.query_params.get(name)
     if raw is None:
         return default
@@ -136,7 +140,9 @@ async def _respond(request: Request, export: Export, media_type: str, filename: 
 async def export_csv(request: Request) -> Response:
     """A CSV export with the HXL hashtag row under the header (unless `hxl=false`)."""
     kind = _kind(request, exports.CSV_KINDS, "csv")
-    hxl = _flag(request, "hxl", True)
+    if kind == "releases" and caller_role(request) not in RELEASE_READERS:
+        raise Forbidden("land releases are visible to the partner, editor and admin roles")
+    hxl = flag(request, "hxl", True)
     # Releases are chosen by their zone, casualty counts by their incident.
     layer, sortable = FILTER_LAYERS[kind]
     rows = _selection(request, layer, {"hxl"}, sortable=sortable)

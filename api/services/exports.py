@@ -13,6 +13,7 @@ from db.pool import ConnectionSource
 from db.queries import exports as export_sql
 
 BATCH_ROWS = 1000
+FIRST_BATCH_ROWS = 100
 CSV_KINDS = ("zones", "incidents", "releases", "casualties")
 GEOJSON_KINDS = ("zones", "incidents")
 FORMATS = {"csv": CSV_KINDS, "geojson": GEOJSON_KINDS}
@@ -137,10 +138,12 @@ async def stream(
         cursor = await conn.cursor(export.sql, *export.params)
         yield export.head
         first = True
-        while rows := await cursor.fetch(batch_rows):
+        # A small first batch: the client sees records early, the rest come in full batches.
+        size = min(batch_rows, FIRST_BATCH_ROWS)
+        while rows := await cursor.fetch(size):
             chunk = export.separator.join(row["line"].encode() for row in rows)
             yield chunk if first else export.separator + chunk
-            first = False
+            first, size = False, batch_rows
             if on_rows is not None:
                 on_rows(len(rows))
     if export.tail:
