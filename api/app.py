@@ -18,7 +18,7 @@ from api.graphql.view import GraphQLApp
 from api.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, cors
 from api.ratelimit import RateLimitMiddleware
 from api.requests import RequestIdMiddleware
-from api.rest import exports, health, imports, ogc, openapi, problems
+from api.rest import exports, health, imports, ogc, openapi, problems, tiles
 from api.settings import Settings
 from db.pool import ConnectionSource, PoolSource, create_pool
 
@@ -61,6 +61,8 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
             Route("/exports/{kind}.csv", exports.export_csv, methods=["GET"]),
             Route("/exports/{kind}.geojson", exports.export_geojson, methods=["GET"]),
             Route("/imports/{kind}", imports.import_records, methods=["POST"]),
+            Route("/tiles/{layer}.json", tiles.tilejson, methods=["GET"]),
+            Route("/tiles/{layer}/{z}/{x}/{y}.pbf", tiles.tile, methods=["GET"]),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

@@ -220,6 +220,12 @@ def _data_paths() -> dict[str, Any]:
             400,
             404,
         )
+        paths[f"/tiles/{layer.name}.json"] = _get(
+            f"The TileJSON 3.0.0 document of the {layer.name} tiles",
+            f"tiles_{layer.name}_tilejson",
+            {"description": "TileJSON", **_json({"type": "object"})},
+            [],
+        )
     return paths
 
 
