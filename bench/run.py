@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from api.settings import Settings
-from bench import generate, load, ogc
+from bench import exports, generate, load, ogc
 from bench.generate import Connection, Size
 from bench.report import Report, Result, render
 from bench.scenarios import SCENARIOS, Request, Scenario
@@ -323,6 +323,8 @@ async def run_size(
             print(f"   {summary(result)} [{time.perf_counter() - t0:.0f} s]", flush=True)
         print(f"{size.name} OGC zones/items?limit=1000 …", flush=True)
         ogc_lines = await ogc.run(server, prepared.url, options)
+        print(f"{size.name} exports/zones.geojson and .csv …", flush=True)
+        ogc_lines += await exports.run(server, prepared.url, options)
     finally:
         await admin.close()
         await server.stop()
