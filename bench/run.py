@@ -24,7 +24,9 @@ from bench import exports, generate, load, ogc
 from bench.generate import Connection, Size
 from bench.report import Report, Result, render
 from bench.scenarios import SCENARIOS, Request, Scenario
+from bench.statistics import STATISTICS
 
+SCENARIOS = {**SCENARIOS, **STATISTICS}  # the dashboards' statistics: bench/statistics.py
 DEFAULT_SERVER_URL = "postgresql://mar:mar@127.0.0.1:54329/mar"
 RESULTS = Path(__file__).resolve().parent / "results"
 ANSWERS_CHECKED = 5  # parameter sets whose GraphQL and raw SQL answers are compared

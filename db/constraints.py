@@ -180,6 +180,9 @@ CONSTRAINTS: Final[dict[str, tuple[str, str]]] = {
     "api_keys_key_hash_format": ("key", "must be stored as a SHA-256 hex digest"),
     "api_keys_role_valid": ("role", "must be one of public, partner, editor, admin"),
     "api_keys_personal_data_reads_nonnegative": ("personalDataReads", "must be 0 or more"),
+    # casualty summaries for the statistics (written by triggers only, never by a client)
+    "casualty_counts_all_key": ("casualtyStatistics", "could not be counted; please retry"),
+    "casualty_counts_people_pkey": ("casualtyStatistics", "could not be counted; please retry"),
     # audit_log, idempotency_keys
     "audit_log_pkey": ("id", "is already used by another audit entry"),
     "idempotency_keys_pkey": ("idempotencyKey", "is already recorded for this key holder"),

@@ -19,6 +19,7 @@ from api.graphql import (
     land_release,
     organisation,
     progress_report,
+    statistics,
     task,
     team,
     zone,
@@ -37,6 +38,7 @@ Query = merge_types(
         task.TaskQueries,
         organisation.OrganisationQueries,
         team.TeamQueries,
+        statistics.StatisticsQueries,
     ),
 )
 Mutation = merge_types(
