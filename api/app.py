@@ -11,10 +11,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
+from api.auth import AuthMiddleware
 from api.errors import ApiError
 from api.graphql.limits import QueryLimits
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLApp
+from api.idempotency import IdempotentGraphQL
 from api.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, cors
 from api.ratelimit import RateLimitMiddleware
 from api.requests import RequestIdMiddleware
@@ -54,7 +56,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
         routes=[
             Route("/healthz", health.healthz, methods=["GET"]),
             Route("/readyz", health.readyz, methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", IdempotentGraphQL(graphql), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *ogc.ROUTES,
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
@@ -69,6 +71,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
             Middleware(AccessLogMiddleware),
             *cors(settings.cors_origins),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(AuthMiddleware, anonymous_access=settings.anonymous_access),
             # After authentication: its buckets are keyed by request.state.key_name (None when
             # anonymous: then by the client's address).
             Middleware(

@@ -1,4 +1,4 @@
-"""The `mar` command: serve, migrate, seed, schema."""
+"""The `mar` command: serve, migrate, seed, keys, schema."""
 
 from __future__ import annotations
 
@@ -7,9 +7,14 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from api import cli_data
 from api.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from api.services.keys import KeyInfo
 
 log = logging.getLogger("mar.cli")
 
@@ -64,6 +69,64 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_seed_demo(settings))
 
 
+async def _keys_async(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    from api.auth import Caller, acting_as
+    from api.errors import ApiError
+    from api.services import keys as key_service
+    from db.pool import connect
+
+    conn = await connect(settings.require_database_url())
+    # The audit log names the operator who ran the command.
+    operator = Caller(role="admin", name=f"cli:{getpass.getuser()}")
+    try:
+        with acting_as(operator):
+            if args.keys_command == "create":
+                _info, secret = await key_service.create_key(conn, args.name, args.role)
+                print(f"key {args.name!r} ({args.role}) created; it is shown once", file=sys.stderr)
+                print(secret)
+            elif args.keys_command == "revoke":
+                info = await key_service.revoke_key(conn, args.name)
+                print(f"key {info.name!r} revoked at {info.revoked_at:%Y-%m-%d %H:%M:%S%z}")
+            else:
+                _print_keys(await key_service.list_keys(conn))
+    except ApiError as exc:
+        print(f"mar keys: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await conn.close()
+    return 0
+
+
+def _print_keys(keys: Sequence[KeyInfo]) -> None:
+    def when(moment: datetime | None) -> str:
+        return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+
+    rows = [("NAME", "ROLE", "KEY", "CREATED", "LAST USED", "REVOKED", "PERSONAL READS")]
+    for k in keys:
+        rows.append(
+            (
+                k.name,
+                k.role,
+                f"{k.prefix}…",
+                when(k.created_at),
+                when(k.last_used_at),
+                when(k.revoked_at),
+                str(k.personal_data_reads),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_keys_async(settings, args))
+
+
 def _schema(_settings: Settings, _args: argparse.Namespace) -> int:
     from api.graphql.schema import build_schema
 
@@ -88,6 +151,16 @@ def parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help="load data into an empty database")
     seed.add_argument("--demo", action="store_true", help="the synthetic demo data set")
     seed.set_defaults(run=_seed)
+
+    keys = commands.add_parser("keys", help="API keys: create, list, revoke")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="make a key; prints only its secret")
+    create.add_argument("--name", required=True, help="who or what uses the key")
+    create.add_argument("--role", required=True, choices=["public", "partner", "editor", "admin"])
+    key_commands.add_parser("list", help="every key, without secrets")
+    revoke = key_commands.add_parser("revoke", help="refuse a key from now on")
+    revoke.add_argument("name", help="the key's name")
+    keys.set_defaults(run=_keys)
 
     cli_data.add_commands(commands)  # export, import
 

@@ -68,6 +68,13 @@ class ConflictError(ApiError):
     http_status = 409
 
 
+class Unauthenticated(ApiError):
+    """No valid key where one is needed: a wrong or revoked key, or none (anonymous access off)."""
+
+    code = "UNAUTHENTICATED"
+    http_status = 401
+
+
 class Forbidden(ApiError):
     """The caller's role may not do or see this (a field resolves to null)."""
 
@@ -96,6 +103,9 @@ def from_database_failure(error: BaseException) -> ApiError | None:
             f"The service is busy: no database connection became free within "
             f"{error.timeout:g} s; try again shortly"
         )
+    if isinstance(error, asyncpg.CharacterNotInRepertoireError):
+        # PostgreSQL text cannot hold a NUL character (SQLSTATE 22021): the client's value is wrong.
+        return BadUserInput([], "a text value contains a NUL character, which cannot be stored")
     if isinstance(error, asyncpg.QueryCanceledError):
         return QueryTooComplex(
             "The request ran longer than the service allows for one database statement and was "

@@ -8,12 +8,13 @@ import asyncio
 import csv
 import io
 import json
+import uuid
 from datetime import date
 from typing import Any
 
 import httpx
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from api.app import create_app
 from api.services import exports as export_service
@@ -23,6 +24,7 @@ from api.services.zones import NewZone, create_zone
 from api.settings import Settings
 from db.pool import Connection as Conn
 from db.pool import PoolSource, SingleConnectionSource, connect, create_pool
+from tests.helpers import make_key
 
 
 def square(lon: float, lat: float, size: float = 0.01) -> dict[str, Any]:
@@ -108,13 +110,20 @@ def rows(text: str) -> list[list[str]]:
 
 
 class WithRole:
-    """The app as the access middleware will call it: `request.state.role` set."""
+    """The app called with a real key of `role` (made on first use); the public sends none."""
 
-    def __init__(self, app: ASGIApp, role: str) -> None:
+    def __init__(self, app: Any, role: str) -> None:
         self.app, self.role = app, role
+        self.secret: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope.setdefault("state", {})["role"] = self.role
+        if self.role != "public" and scope["type"] == "http":
+            if self.secret is None:
+                async with self.app.state.db.acquire() as conn:
+                    name = f"{self.role} {uuid.uuid4().hex[:8]}"
+                    self.secret = await make_key(conn, name, self.role)
+            authorization = (b"authorization", f"Bearer {self.secret}".encode())
+            scope = {**scope, "headers": [*scope["headers"], authorization]}
         await self.app(scope, receive, send)
 
 

@@ -21,6 +21,18 @@ from db.pool import SingleConnectionSource, connect
 from tests.test_exports import client_as, seed, square
 
 
+@pytest.fixture
+async def client(app: Any, editor_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Importing needs a writer: this module's client sends an editor's key."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://mar.test",
+        headers={"Authorization": f"Bearer {editor_key}"},
+    ) as http:
+        yield http
+
+
 def zone(code: str, **properties: Any) -> dict[str, Any]:
     values = {"code": code, "name": f"Zone {code}", "hazard_type": "SHA", "contamination": ["UXO"]}
     return {
@@ -226,7 +238,7 @@ async def test_only_editors_and_admins_import(app: Any, conn: Conn) -> None:
     assert await count(conn, "zones") == 2
 
 
-async def test_the_body_limit_is_413(settings: Settings, conn: Conn) -> None:
+async def test_the_body_limit_is_413(settings: Settings, conn: Conn, editor_key: str) -> None:
     small = dataclasses.replace(settings, import_max_bytes=2048)
     app = create_app(small, db=SingleConnectionSource(conn))
     big = json.dumps(collection(*[zone(f"Z-{n}") for n in range(40)])).encode()
@@ -236,7 +248,10 @@ async def test_the_body_limit_is_413(settings: Settings, conn: Conn) -> None:
             yield big[start : start + 1000]
 
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://mar.test") as http:
+    editor = {"Authorization": f"Bearer {editor_key}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://mar.test", headers=editor
+    ) as http:
         declared = await http.post("/imports/zones", content=big)
         streamed = await http.post("/imports/zones", content=chunked())
         fits = await http.post("/imports/zones", json=collection(zone("Z-1")))

@@ -59,12 +59,24 @@ async def server(fresh_db_url: str) -> AsyncIterator[str]:
             await process.wait()
 
 
-async def test_real_server_is_ready_and_answers_graphql(server: str) -> None:
+async def test_real_server_is_ready_and_answers_graphql(server: str, fresh_db_url: str) -> None:
+    # Writing needs an editor's key, made the way an operator makes one.
+    made = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "api.cli", "keys", "create", "--name", "smoke", "--role", "editor"),
+        env={**os.environ, "DATABASE_URL": fresh_db_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    secret, _ = await made.communicate()
+    assert made.returncode == 0
+    editor = {"Authorization": f"Bearer {secret.decode().strip()}"}
     async with httpx.AsyncClient(base_url=server, timeout=10.0) as http:
         ready = await http.get("/readyz")
         assert ready.status_code == 200, ready.text
         created = await http.post(
             "/graphql",
+            headers=editor,
             json={
                 "query": 'mutation { createZone(input: {code: "SMOKE-1", name: "Smoke", '
                 'hazardType: CHA, contamination: [UXO], geometry: {type: "Polygon", '

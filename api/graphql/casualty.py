@@ -9,7 +9,6 @@ from api.graphql.context import Info
 from api.graphql.enums import AgeGroup, CasualtyCategory, Outcome, Sex
 from api.graphql.ids import parse_id
 from api.graphql.loaders import many_per_key
-from api.graphql.permissions import CanReadPersonalData
 from api.services import casualties as casualty_service
 from db.pool import ConnectionSource
 from db.queries import casualties as casualty_sql
@@ -25,11 +24,9 @@ class Casualty:
     age_group: AgeGroup = strawberry.field(description="Derived from age: under 18 is CHILD.")
     full_name: str | None = strawberry.field(
         description="Personal data: editor and admin only.",
-        permission_classes=[CanReadPersonalData],
     )
     notes: str | None = strawberry.field(
         description="Personal data: editor and admin only.",
-        permission_classes=[CanReadPersonalData],
     )
 
     @classmethod

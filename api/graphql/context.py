@@ -19,10 +19,14 @@ class Context:
     db: ConnectionSource
     settings: Settings
     request_id: str
-    role: str = "public"  # the caller's role (API.md "Access"); keys and roles come with issue 5
+    role: str = "public"  # the caller's role (API.md "Access"), from its key (api/auth.py)
+    key_name: str | None = None  # the caller's key, None for anonymous requests
+    key_id: int | None = None
     request: Any = None
     response: Any = None
     loaders: Loaders = field(init=False)
+    # Casualties whose personal data this request read; counted per key once it ends.
+    personal_data_read: set[object] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)

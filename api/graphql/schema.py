@@ -14,6 +14,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.graphql import (
+    audit,
     casualty,
     incident,
     land_release,
@@ -27,6 +28,7 @@ from api.graphql import (
 from api.graphql.errors import ErrorCodes
 from api.graphql.limits import QueryLimits, limits_extension
 from api.graphql.observe import OperationName
+from api.graphql.permissions import AccessControl
 from api.graphql.scalars import SCALAR_OVERRIDES
 
 # Each aggregate module contributes its own Query and Mutation fields; they are merged here.
@@ -38,6 +40,7 @@ Query = merge_types(
         task.TaskQueries,
         organisation.OrganisationQueries,
         team.TeamQueries,
+        audit.AuditQueries,
         statistics.StatisticsQueries,
     ),
 )
@@ -70,6 +73,7 @@ def build_schema(*, introspection: bool = True, limits: QueryLimits | None = Non
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
         OperationName,
+        AccessControl,
         # Dashboards send the same few documents over and over: parse and validate each once
         # (the caches live at module level, shared by the extension made for each request).
         partial(ParserCache, maxsize=256),

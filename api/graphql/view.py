@@ -11,17 +11,19 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
+from api.auth import ANONYMOUS, Caller
 from api.graphql.context import Context
 from api.graphql.errors import format_error
+from api.graphql.permissions import count_personal_data_reads
 from api.graphql.schema import MarSchema
 from api.requests import current_request_id, new_request_id
 from api.settings import Settings
@@ -70,10 +72,16 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> Context:
         if isinstance(response, Response):
             response.media_type = negotiate(request.headers.get("accept", ""))
+        # api/auth.py put the caller there; api/idempotency.py may lend the request its own
+        # connection (one transaction with the Idempotency-Key's claim).
+        caller: Caller = getattr(request.state, "caller", None) or ANONYMOUS
         return Context(
-            db=request.app.state.db,
+            db=getattr(request.state, "db", None) or request.app.state.db,
             settings=self.settings,
             request_id=current_request_id() or new_request_id(None),
+            role=caller.role,
+            key_name=caller.name,
+            key_id=caller.key_id,
             request=request,
             response=response,
         )
@@ -92,6 +100,22 @@ class GraphQLApp(GraphQL[Context, None]):
                 {str((e.extensions or {}).get("code")) for e in result.errors}
             )
         return await super().process_result(request, result)
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        result = await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+        # Casualties' personal data read by this request: one statement for the key's counter.
+        await count_personal_data_reads(context)
+        return result
 
     def parse_json(self, data: str | bytes) -> Any:
         # A body of JSON that is not an object (`null`, `5`) is a client's mistake, not a 500.

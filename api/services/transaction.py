@@ -1,4 +1,9 @@
-"""One transaction per use-case, with database refusals turned into the API's errors."""
+"""One transaction per use-case, with database refusals turned into the API's errors.
+
+Every write transaction first names its actor and request for the audit triggers (migration
+0003): transaction-local settings, so they vanish with the transaction and no write can go
+unattributed or borrow another request's name.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,12 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
+from api.auth import current_caller
 from api.errors import from_domain
+from api.requests import current_request_id
 from db.errors import translate
 from db.pool import Connection
+from db.queries import audit as audit_sql
 
 
 @asynccontextmanager
@@ -18,8 +26,11 @@ async def write_transaction(conn: Connection) -> AsyncIterator[Connection]:
 
     Anything else the database raises is re-raised as it is (and masked for the client).
     """
+    caller = current_caller()
     try:
         async with conn.transaction():
+            if caller is not None:
+                await conn.execute(audit_sql.SET_ACTOR, caller.label, current_request_id() or "")
             yield conn
     except asyncpg.PostgresError as exc:
         domain = translate(exc)
