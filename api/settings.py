@@ -72,6 +72,7 @@ class Settings:
     log_json: bool = True
     anonymous_access: bool = True
     graphiql: bool = True
+    response_cache: bool = True
     introspection: bool = True
     pool_min_size: int = 0
     pool_max_size: int = 10
@@ -110,6 +111,7 @@ class Settings:
             log_json=_bool(env, "MAR_LOG_JSON", True),
             anonymous_access=_bool(env, "MAR_ANONYMOUS_ACCESS", True),
             graphiql=_bool(env, "MAR_GRAPHIQL", True),
+            response_cache=_bool(env, "MAR_RESPONSE_CACHE", True),
             introspection=_bool(env, "MAR_INTROSPECTION", True),
             pool_min_size=_int(env, "MAR_POOL_MIN_SIZE", 0, 0, 1000),
             pool_max_size=_int(env, "MAR_POOL_MAX_SIZE", 10, 1, 1000),

@@ -186,4 +186,7 @@ CONSTRAINTS: Final[dict[str, tuple[str, str]]] = {
     # audit_log, idempotency_keys
     "audit_log_pkey": ("id", "is already used by another audit entry"),
     "idempotency_keys_pkey": ("idempotencyKey", "is already recorded for this key holder"),
+    # data_version (one row, bumped by triggers only, never by a client)
+    "data_version_pkey": ("dataVersion", "is a single row kept by the database"),
+    "data_version_single_row": ("dataVersion", "is a single row kept by the database"),
 }

@@ -62,8 +62,12 @@ async def drop_database(name: str) -> None:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """Settings as a test app uses them (the database comes from fixtures, not DATABASE_URL)."""
-    return Settings.from_env({"MAR_LOG_JSON": "false"})
+    """Settings as a test app uses them (the database comes from fixtures, not DATABASE_URL).
+
+    No response cache: it is exact only across commits, and these tests never commit (each runs
+    in a transaction rolled back at its end). tests/test_response_cache.py commits and tests it.
+    """
+    return Settings.from_env({"MAR_LOG_JSON": "false", "MAR_RESPONSE_CACHE": "false"})
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -24,6 +25,13 @@ from api.auth import ANONYMOUS, Caller
 from api.graphql.context import Context
 from api.graphql.errors import format_error
 from api.graphql.permissions import count_personal_data_reads
+from api.graphql.response_cache import (
+    CACHEABLE_ROLES,
+    Entry,
+    ResponseCache,
+    data_version,
+    is_read_only,
+)
 from api.graphql.schema import MarSchema
 from api.requests import current_request_id, new_request_id
 from api.settings import Settings
@@ -66,6 +74,66 @@ class GraphQLApp(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.settings = settings
+        self.response_cache = ResponseCache() if settings.response_cache else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.response_cache is None:
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        response = await self._cached(request, self.response_cache)
+        await response(scope, receive, send)
+
+    async def _cached(self, request: Request, cache: ResponseCache) -> Response:
+        """Answer a read-only request of a role without personal data from the cache if we can."""
+        lookup = await self._cache_key(request)
+        if lookup is None:
+            return await self._run(request)
+        async with request.app.state.db.acquire() as conn:
+            version = await data_version(conn)
+        entry = cache.get(version, lookup)
+        if entry is not None:
+            request.state.response_cache = "hit"
+            return Response(
+                entry.body,
+                status_code=entry.status,
+                media_type=entry.media_type,
+                headers={"X-Cache": "hit"},
+            )
+        response = await self._run(request)
+        if response.status_code == 200 and not getattr(request.state, "graphql_codes", None):
+            media_type = response.headers.get("content-type", JSON)
+            cache.put(version, lookup, Entry(200, media_type, bytes(response.body)))
+        request.state.response_cache = "miss"
+        response.headers["X-Cache"] = "miss"
+        return response
+
+    async def _cache_key(self, request: Request) -> tuple[str, str, bytes] | None:
+        """The cache key of a request that may be answered from the cache, else None."""
+        if request.method != "POST" or "no-cache" in request.headers.get("cache-control", ""):
+            return None
+        if not request.headers.get("content-type", "").startswith(JSON):
+            return None
+        caller: Caller = getattr(request.state, "caller", None) or ANONYMOUS
+        if caller.role not in CACHEABLE_ROLES:
+            return None
+        body = await request.body()
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            return None  # strawberry answers it with its own 400
+        if not isinstance(data, dict) or not isinstance(data.get("query"), str):
+            return None
+        name = data.get("operationName")
+        if not is_read_only(data["query"], name if isinstance(name, str) else None):
+            return None
+        return (caller.role, negotiate(request.headers.get("accept", "")), body)
+
+    async def _run(self, request: Request) -> Response:
+        try:
+            return await self.run(request)
+        except HTTPException as exc:
+            return PlainTextResponse(exc.reason, status_code=exc.status_code)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None

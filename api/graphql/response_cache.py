@@ -1,0 +1,91 @@
+"""Answers of read-only GraphQL requests, reused while the records have not changed.
+
+A request that only reads, from a role that sees no personal data, is answered from the cache
+when the same role sent the same request body (query, variables, operation) while the database's
+data version (migration 0004) was the same. Every request reads the current data version first,
+so an answer is never older than the records a fresh execution would see: the cache is exact, not
+eventually consistent. The entries live in the process; they are bounded in count and bytes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+
+from graphql import GraphQLError, OperationType, parse
+from graphql.language import OperationDefinitionNode
+
+from db.pool import Connection
+from db.queries import cache as cache_sql
+
+# Roles whose answers hold no personal data and no per-key side effects (API.md "Access").
+CACHEABLE_ROLES = frozenset({"public", "partner"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored answer."""
+
+    status: int
+    media_type: str
+    body: bytes
+
+
+@lru_cache(maxsize=512)
+def is_read_only(query: str, operation_name: str | None) -> bool:
+    """Whether the operation that `operation_name` selects in `query` is a query (not a write)."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name and o.name.value == operation_name]
+    return len(operations) == 1 and operations[0].operation is OperationType.QUERY
+
+
+async def data_version(conn: Connection) -> int:
+    """The database's current data version."""
+    return int(await conn.fetchval(cache_sql.DATA_VERSION))
+
+
+class ResponseCache:
+    """A bounded LRU of answers, all of one data version (a newer version empties it)."""
+
+    def __init__(self, *, max_entries: int = 2048, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.version: int | None = None
+        self.bytes = 0
+        self._entries: OrderedDict[tuple[str, str, bytes], Entry] = OrderedDict()
+
+    def _at(self, version: int) -> None:
+        if version != self.version:
+            self._entries.clear()
+            self.bytes = 0
+            self.version = version
+
+    def get(self, version: int, key: tuple[str, str, bytes]) -> Entry | None:
+        """The answer stored for `key` at `version`, if any."""
+        self._at(version)
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, version: int, key: tuple[str, str, bytes], entry: Entry) -> None:
+        """Keep `entry` for `key` at `version`, evicting the least recently used when full."""
+        if version != self.version or len(entry.body) > self.max_bytes // 16:
+            return  # computed under another version, or too large to be worth keeping
+        previous = self._entries.pop(key, None)
+        if previous is not None:
+            self.bytes -= len(previous.body)
+        self._entries[key] = entry
+        self.bytes += len(entry.body)
+        while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self.bytes -= len(evicted.body)
+
+    def __len__(self) -> int:
+        return len(self._entries)
