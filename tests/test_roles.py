@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from graphql import GraphQLObjectType
 
 from api.auth import ROLES
+from api.errors import Forbidden
 from api.graphql.schema import build_schema
 from db.pool import Connection as Conn
 from tests.helpers import GraphQLClient, make_key
@@ -174,9 +176,13 @@ async def test_writes_by_role(
 
 def test_every_mutation_needs_a_writer() -> None:
     """The check is per operation type: no mutation, present or future, escapes it."""
-    from api.graphql.permissions import _rule
+    from api.graphql.permissions import allowed_roles
 
     mutation_type = build_schema()._schema.mutation_type
     assert mutation_type is not None
+    partner = SimpleNamespace(context=SimpleNamespace(role="partner"))
     for name, field in mutation_type.fields.items():
-        assert _rule("Mutation", name, field.type) == {"editor", "admin"}, name
+        assert allowed_roles("Mutation", name, field.type) == {"editor", "admin"}, name
+        assert field.resolve is not None
+        with pytest.raises(Forbidden, match="may not change records"):
+            field.resolve(None, partner)  # refused before the mutation's own resolver runs

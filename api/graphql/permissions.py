@@ -1,11 +1,13 @@
 """Field permissions by role (API.md "Access"), enforced in one place for the whole schema.
 
-AccessControl sees every field before it resolves and asks the policy of api/auth.py: a field
-whose record type or own name the caller's role may not read raises FORBIDDEN (the field is null;
-on a non-null field GraphQL nulls the nearest nullable parent), and every mutation needs a writer
-role, checked before its resolver runs, so a refused mutation changes nothing. Reads of casualties'
-personal data are collected per request; count_personal_data_reads() adds them to the key's
-counter in one statement.
+guard_schema() walks the built schema once and wraps the resolver of every field that some role
+may not use, as the policy of api/auth.py says: a field whose record type or own name the
+caller's role may not read raises FORBIDDEN (the field is null; on a non-null field GraphQL nulls
+the nearest nullable parent), and every mutation needs a writer role, checked before its resolver
+runs, so a refused mutation changes nothing. Fields every role may read keep their resolvers
+untouched, so the check costs nothing where it has nothing to say. Reads of casualties' personal
+data are collected per request; count_personal_data_reads() adds them to the key's counter in one
+statement.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from collections.abc import Callable
 from typing import Any
 
 from graphql import (
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
+    GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLSchema,
+    default_field_resolver,
     get_named_type,
 )
-from strawberry.extensions import SchemaExtension
 
 from api.auth import FIELD_READERS, PERSONAL_DATA_FIELDS, TYPE_READERS, WRITERS
 from api.errors import Forbidden
@@ -29,9 +34,6 @@ from api.graphql.context import Context
 from db.queries import keys as key_sql
 
 log = logging.getLogger("mar.graphql")
-
-# (parent type, field) -> the roles allowed (None: every role), worked out once per field.
-_RULES: dict[tuple[str, str], frozenset[str] | None] = {}
 
 
 def _node_type_name(return_type: GraphQLOutputType) -> str:
@@ -46,7 +48,8 @@ def _node_type_name(return_type: GraphQLOutputType) -> str:
     return name
 
 
-def _rule(parent: str, field: str, return_type: GraphQLOutputType) -> frozenset[str] | None:
+def allowed_roles(parent: str, field: str, return_type: GraphQLOutputType) -> frozenset[str] | None:
+    """The roles that may resolve `parent.field` (None: every role)."""
     if parent == "Mutation":
         return WRITERS
     own = FIELD_READERS.get(f"{parent}.{field}")
@@ -56,42 +59,41 @@ def _rule(parent: str, field: str, return_type: GraphQLOutputType) -> frozenset[
     return own if own is not None else by_type
 
 
-def allowed_roles(info: GraphQLResolveInfo[Context]) -> frozenset[str] | None:
-    """The roles that may resolve this field (None: every role)."""
-    key = (info.parent_type.name, info.field_name)
-    try:
-        return _RULES[key]
-    except KeyError:
-        rule = _RULES[key] = _rule(key[0], key[1], info.return_type)
-        return rule
-
-
 def _refusal(role: str, parent: str, field: str) -> str:
     if parent == "Mutation":
         return f"the {role} role may not change records ({field})"
     return f"the {role} role may not read {parent}.{field}"
 
 
-class AccessControl(SchemaExtension):
-    """Refuse, field by field, what the caller's role may not see or do."""
+def _guard(
+    resolve: Callable[..., Any], roles: frozenset[str], parent: str, name: str
+) -> Callable[..., Any]:
+    personal = f"{parent}.{name}" in PERSONAL_DATA_FIELDS
 
-    def resolve(
-        self,
-        _next: Callable[..., Any],
-        root: Any,
-        info: GraphQLResolveInfo[Context],
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        roles = allowed_roles(info)
-        if roles is not None:
-            context: Context = info.context
-            parent = info.parent_type.name
-            if context.role not in roles:
-                raise Forbidden(_refusal(context.role, parent, info.field_name))
-            if f"{parent}.{info.field_name}" in PERSONAL_DATA_FIELDS:
-                context.personal_data_read.add(getattr(root, "id", None))
-        return _next(root, info, *args, **kwargs)
+    def guarded(root: Any, info: GraphQLResolveInfo[Context], **kwargs: Any) -> Any:
+        context: Context = info.context
+        if context.role not in roles:
+            raise Forbidden(_refusal(context.role, parent, name))
+        if personal:
+            context.personal_data_read.add(getattr(root, "id", None))
+        return resolve(root, info, **kwargs)
+
+    return guarded
+
+
+def guard_schema(schema: GraphQLSchema) -> None:
+    """Put the role check in front of every field that not every role may use."""
+    for type_ in schema.type_map.values():
+        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+            continue
+        for name, field in type_.fields.items():
+            roles = allowed_roles(type_.name, name, field.type)
+            if roles is not None:
+                _wrap(field, roles, type_.name, name)
+
+
+def _wrap(field: GraphQLField, roles: frozenset[str], parent: str, name: str) -> None:
+    field.resolve = _guard(field.resolve or default_field_resolver, roles, parent, name)
 
 
 async def count_personal_data_reads(context: Context) -> None:

@@ -28,7 +28,7 @@ from api.graphql import (
 from api.graphql.errors import ErrorCodes
 from api.graphql.limits import QueryLimits, limits_extension
 from api.graphql.observe import OperationName
-from api.graphql.permissions import AccessControl
+from api.graphql.permissions import guard_schema
 from api.graphql.scalars import SCALAR_OVERRIDES
 
 # Each aggregate module contributes its own Query and Mutation fields; they are merged here.
@@ -73,7 +73,6 @@ def build_schema(*, introspection: bool = True, limits: QueryLimits | None = Non
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
         OperationName,
-        AccessControl,
         # Dashboards send the same few documents over and over: parse and validate each once
         # (the caches live at module level, shared by the extension made for each request).
         partial(ParserCache, maxsize=256),
@@ -83,9 +82,11 @@ def build_schema(*, introspection: bool = True, limits: QueryLimits | None = Non
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return MarSchema(
+    schema = MarSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
         scalar_overrides=dict[Any, Any](SCALAR_OVERRIDES),
     )
+    guard_schema(schema._schema)
+    return schema
