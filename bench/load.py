@@ -35,6 +35,9 @@ class HttpError(Exception):
 class HttpConnection(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection that sends a request and waits for its response."""
 
+    # Responses, over all connections, that the server answered from its response cache.
+    cache_hits = 0
+
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
@@ -70,6 +73,8 @@ class HttpConnection(asyncio.Protocol):
                 return
             head = bytes(self.buffer[:head_end]).lower()
             self.status = int(head[9:12])
+            if b"\r\nx-cache: hit" in head:
+                HttpConnection.cache_hits += 1
             at = head.find(b"\r\ncontent-length:")
             if at < 0:
                 self._fail("a response without Content-Length")
@@ -155,6 +160,7 @@ class Round:
     server_cpu_s: float
     db_cpu_s: float
     db_transactions: int
+    cache_hits: int = 0
 
     @property
     def rps(self) -> float:
@@ -207,6 +213,7 @@ async def timed_round(calls: Sequence[Call], seconds: float, meters: Meters) -> 
             n += 1
 
     xacts0 = await meters.transactions() if meters.transactions else 0
+    hits0 = HttpConnection.cache_hits
     server0, db0 = cpu_of(meters.server_pids), cpu_of(meters.db_pids)
     client0, wall0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker(call, i * 7919) for i, call in enumerate(calls)))
@@ -214,7 +221,8 @@ async def timed_round(calls: Sequence[Call], seconds: float, meters: Meters) -> 
     client = time.process_time() - client0
     server, db = cpu_of(meters.server_pids) - server0, cpu_of(meters.db_pids) - db0
     xacts = (await meters.transactions() - xacts0) if meters.transactions else 0
-    return Round(counts[0], counts[1], wall, latencies, client, server, db, xacts)
+    hits = HttpConnection.cache_hits - hits0
+    return Round(counts[0], counts[1], wall, latencies, client, server, db, xacts, hits)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ async def run(server: load.Server, url: str, options: Any) -> list[str]:
         status, body = await https[0].send(requests[0])
         sql, args = _statement(offsets[0])
         row = await raws[0].fetchrow(sql, *args)
+        assert row is not None  # the statement aggregates: it always answers one row
         same = status == 200 and json.loads(body)["features"] == json.loads(row["features"])
         http = await load.measure(
             _http_calls(https, requests),

@@ -99,8 +99,9 @@ def cost_table(report: Report) -> list[str]:
     lines = [
         "| scenario | API process CPU ms/req | PostgreSQL CPU ms/req (GraphQL) "
         "| DB statements/req (GraphQL) | PostgreSQL CPU ms/req (raw) | client CPU ms/req "
-        "(GraphQL / raw) | req/s of the rounds (GraphQL; raw) | errors | same answer |",
-        "|---|--:|--:|--:|--:|--:|---|--:|---|",
+        "(GraphQL / raw) | answered from the response cache | req/s of the rounds (GraphQL; raw) "
+        "| errors | same answer |",
+        "|---|--:|--:|--:|--:|--:|--:|---|--:|---|",
     ]
     for r in report.results:
         g = r.graphql.median if r.graphql else None
@@ -127,6 +128,7 @@ def cost_table(report: Report) -> list[str]:
                     " / ".join(
                         _ms(x.per_request_ms(x.client_cpu_s)) if x else "—" for x in (g, raw)
                     ),
+                    f"{100 * g.cache_hits / g.requests:.0f} %" if g and g.requests else "—",
                     "; ".join(spread),
                     str(errors),
                     same,

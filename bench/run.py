@@ -44,6 +44,7 @@ class Options:
     only: tuple[str, ...] = tuple(SCENARIOS)
     py_spy: str | None = None  # py-spy executable: record a flame graph of the server
     role: str = "partner"  # the API key the requests carry; "public": none (anonymous)
+    cache: bool = True  # False: every request says Cache-Control: no-cache (the engine alone)
 
     def describe(self) -> str:
         """One line for the report."""
@@ -58,7 +59,12 @@ class Options:
             f"{self.warmup:g} s, then {self.rounds} round(s) of {self.seconds:g} s; the round "
             f"with the median req/s is shown. Raw SQL: the same question as one statement from "
             f"{self.concurrency} asyncpg connections, same durations. {who}; the server's rate "
-            f"limit is off."
+            f"limit is off. Response cache: "
+            + (
+                "on (repeated parameter sets are answered from it once seen)."
+                if self.cache
+                else "bypassed (`Cache-Control: no-cache` on every request: the engine alone)."
+            )
         )
 
 
@@ -302,6 +308,8 @@ async def run_size(
     profile_dir = results_dir / f"{size.name}-{stamp}-profiles" if results_dir else None
     load_before = os.getloadavg()[0]
     headers, key_name = {}, None
+    if not options.cache:
+        headers["Cache-Control"] = "no-cache"
     if options.role != "public":
         key_name = f"bench-{stamp}"
         try:
@@ -394,6 +402,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="partner",
         help="the API key the requests carry, made with `mar keys create` (partner)",
     )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="send Cache-Control: no-cache, so that every request is executed (the engine alone)",
+    )
     p.add_argument("--py-spy", metavar="PATH", help="py-spy executable: flame graphs per scenario")
     args = p.parse_args(argv)
     only = tuple(k.strip() for k in args.only.split(",") if k.strip())
@@ -419,6 +432,7 @@ async def amain(args: argparse.Namespace) -> int:
         only=args.only_keys,
         py_spy=args.py_spy,
         role=args.role,
+        cache=not args.no_cache,
     )
     sizes = ("small", "large") if args.size == "both" else (args.size,)
     for name in sizes:
