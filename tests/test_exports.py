@@ -156,6 +156,28 @@ async def test_zones_csv_has_header_hxl_row_and_quoted_text(
     assert response.text.endswith("\r\n")
 
 
+async def test_text_a_spreadsheet_would_run_as_a_formula_is_neutralised(
+    client: httpx.AsyncClient, conn: Conn
+) -> None:
+    names = ['=HYPERLINK("http://x")', "+1", "-2 north", "@SUM(A1)", "Plain = fine"]
+    for n, name in enumerate(names):
+        await create_zone(
+            conn,
+            NewZone(
+                code=f"HF-{n}",
+                name=name,
+                hazard_type="SHA",
+                geometry=square(20.0 + n, 5.0),
+                contamination=["UXO"],
+                recorded_on=date(2024, 1, 1),
+            ),
+        )
+    response = await client.get("/exports/zones.csv", params={"hxl": "false"})
+    header, *lines = rows(response.text)
+    shown = [dict(zip(header, line, strict=True))["name"] for line in lines]
+    assert shown == ["'" + name for name in names[:4]] + ["Plain = fine"]
+
+
 async def test_hxl_false_omits_the_hashtag_row(client: httpx.AsyncClient, conn: Conn) -> None:
     await seed(conn)
     response = await client.get("/exports/zones.csv?hxl=false")

@@ -18,8 +18,13 @@ CSV_EOL = "E'\\r\\n'"
 
 
 def csv_text(expr: str) -> str:
-    """A CSV field for a text expression: quoted, inner quotes doubled; NULL is an empty field."""
-    return f"""COALESCE('"' || replace(({expr})::text, '"', '""') || '"', '')"""
+    """A CSV field for a text expression: quoted, inner quotes doubled; NULL is an empty field.
+
+    Text that a spreadsheet would take for a formula (it starts with = + - @, a tab or a carriage
+    return) gets a leading apostrophe, so opening an export never runs what someone typed in.
+    """
+    guarded = f"regexp_replace(({expr})::text, '^([-=+@' || chr(9) || chr(13) || '])', '''\\1')"
+    return f"""COALESCE('"' || replace({guarded}, '"', '""') || '"', '')"""
 
 
 def csv_plain(expr: str) -> str:
