@@ -17,6 +17,7 @@ from api.graphql.limits import QueryLimits
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLApp
 from api.idempotency import IdempotentGraphQL
+from api.metrics import Metrics, metrics_endpoint
 from api.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, cors
 from api.ratelimit import RateLimitMiddleware
 from api.requests import RequestIdMiddleware
@@ -52,10 +53,12 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
         introspection=settings.introspection, limits=QueryLimits.from_settings(settings)
     )
     graphql = GraphQLApp(schema, settings)
+    metrics = Metrics()
     app = Starlette(
         routes=[
             Route("/healthz", health.healthz, methods=["GET"]),
             Route("/readyz", health.readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
             Route("/graphql", IdempotentGraphQL(graphql), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *ogc.ROUTES,
@@ -68,7 +71,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(AccessLogMiddleware),
+            Middleware(AccessLogMiddleware, metrics=metrics),
             *cors(settings.cors_origins),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(AuthMiddleware, anonymous_access=settings.anonymous_access),
@@ -88,6 +91,8 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
+    metrics.watch_pool(app.state)
     if db is not None:
         app.state.db = db
     return app

@@ -1,4 +1,5 @@
-"""HTTP middleware: the access log, the request body limit and CORS (create_app() orders them)."""
+"""HTTP middleware: the access log (and the request metrics), the request body limit and CORS
+(create_app() orders them)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.metrics import Metrics
 from api.rest.problems import problem
 
 log = logging.getLogger("mar.access")
@@ -25,8 +27,9 @@ class AccessLogMiddleware:
     request.state), `client_error` / `server_error` by HTTP status, or `crashed`.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,10 +51,13 @@ class AccessLogMiddleware:
             crashed = True
             raise
         finally:
-            self._log(scope, status, started, crashed)
+            seconds = time.perf_counter() - started
+            self._log(scope, status, seconds, crashed)
+            if self.metrics is not None:
+                self.metrics.observe(scope, 500 if crashed else status, seconds)
 
     @staticmethod
-    def _log(scope: Scope, status: int, started: float, crashed: bool) -> None:
+    def _log(scope: Scope, status: int, seconds: float, crashed: bool) -> None:
         state = scope.get("state") or {}
         codes = state.get("graphql_codes") or []
         if crashed:
@@ -64,7 +70,7 @@ class AccessLogMiddleware:
             outcome = "client_error"
         else:
             outcome = "ok"
-        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        duration_ms = round(seconds * 1000, 1)
         log.info(
             "%s %s %s %s ms",
             scope.get("method"),

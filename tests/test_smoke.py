@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 # The README's first query.
 FIRST_QUERY = "{ zones(first: 5, filter: {status: [OPEN]}) { totalCount nodes { code } } }"
@@ -92,3 +93,21 @@ async def test_real_server_is_ready_and_answers_graphql(server: str, fresh_db_ur
         assert listed.headers["x-request-id"]
         ide = await http.get("/graphql", headers={"accept": "text/html"})
         assert ide.status_code == 200 and "graphiql" in ide.text.lower()
+        # The same read again comes from the response cache, which the real server keeps on.
+        assert listed.headers["x-cache"] == "miss"
+        again = await http.post("/graphql", json={"query": FIRST_QUERY})
+        assert again.headers["x-cache"] == "hit" and again.json() == listed.json()
+        figures = await http.get("/metrics")
+        assert figures.status_code == 200
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(figures.text)
+            for s in family.samples
+        }
+        assert samples[("mar_db_pool_max_connections", ())] == 10
+        assert samples[("mar_db_pool_connections", ())] >= 1
+        assert samples[("mar_graphql_response_cache_lookups_total", (("result", "hit"),))] == 1
+        posted = {"method": "POST", "route": "/graphql", "status": "200"}
+        for operation, count in (("mutation", 1), ("query", 2)):
+            key = tuple(sorted({**posted, "operation": operation}.items()))
+            assert samples[("mar_http_requests_total", key)] == count, operation

@@ -33,16 +33,20 @@ class Entry:
 
 
 @lru_cache(maxsize=512)
-def is_read_only(query: str, operation_name: str | None) -> bool:
-    """Whether the operation that `operation_name` selects in `query` is a query (not a write)."""
+def read_only_operation(query: str, operation_name: str | None) -> str | None:
+    """The name of the operation that `operation_name` selects in `query` ("query" when it has
+    none) if that operation is a query, not a write; else None."""
     try:
         document = parse(query)
     except GraphQLError:
-        return False
+        return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
-    return len(operations) == 1 and operations[0].operation is OperationType.QUERY
+    if len(operations) != 1 or operations[0].operation is not OperationType.QUERY:
+        return None
+    name = operations[0].name
+    return name.value if name else OperationType.QUERY.value
 
 
 async def data_version(conn: Connection) -> int:

@@ -30,7 +30,7 @@ from api.graphql.response_cache import (
     Entry,
     ResponseCache,
     data_version,
-    is_read_only,
+    read_only_operation,
 )
 from api.graphql.schema import MarSchema
 from api.requests import current_request_id, new_request_id
@@ -125,8 +125,10 @@ class GraphQLApp(GraphQL[Context, None]):
         if not isinstance(data, dict) or not isinstance(data.get("query"), str):
             return None
         name = data.get("operationName")
-        if not is_read_only(data["query"], name if isinstance(name, str) else None):
+        operation = read_only_operation(data["query"], name if isinstance(name, str) else None)
+        if operation is None:
             return None
+        request.state.graphql_operation = operation  # for the access log, even when cached
         return (caller.role, negotiate(request.headers.get("accept", "")), body)
 
     async def _run(self, request: Request) -> Response:

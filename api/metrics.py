@@ -1,0 +1,109 @@
+"""Prometheus metrics at GET /metrics: requests by route and GraphQL operation, their durations,
+the response cache, and the connection pool.
+
+Each application keeps its own registry, so apps built side by side (tests) never share counts.
+Label values come from a fixed set (route templates, not raw paths) or are bounded (GraphQL
+operation names), so a client cannot make the number of series grow without limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest as render
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Scope
+
+from db.pool import PoolSource
+
+# A GraphQL name, as the spec defines it; anything else is counted as "other".
+_OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
+# At most this many distinct operation names get their own series; later ones are "other".
+MAX_OPERATIONS = 200
+# Request durations from a millisecond to a minute.
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class _PoolCollector(Collector):
+    """The pool's size, idle and largest size, read when scraped (no pool: nothing)."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        source = getattr(self.state, "db", None)
+        if not isinstance(source, PoolSource):
+            return
+        pool = source.pool
+        for name, doc, value in (
+            ("mar_db_pool_connections", "Connections the pool holds", pool.get_size()),
+            ("mar_db_pool_idle_connections", "Connections idle in the pool", pool.get_idle_size()),
+            ("mar_db_pool_max_connections", "Most connections the pool opens", pool.get_max_size()),
+        ):
+            yield GaugeMetricFamily(name, doc, value=value)
+
+
+class Metrics:
+    """The registry of one application and the figures it records."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "mar_http_requests",
+            "HTTP requests answered, by method, route, GraphQL operation and status",
+            ["method", "route", "operation", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "mar_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method, route and GraphQL operation",
+            ["method", "route", "operation"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.response_cache = Counter(
+            "mar_graphql_response_cache_lookups",
+            "GraphQL requests that could be answered from the response cache, by result",
+            ["result"],
+            registry=self.registry,
+        )
+        self._operations: set[str] = set()
+
+    def watch_pool(self, app_state: Any) -> None:
+        """Report the pool that `app_state.db` holds when scraped (the lifespan opens it later)."""
+        self.registry.register(_PoolCollector(app_state))
+
+    def _operation(self, name: object) -> str:
+        if not name:
+            return ""
+        if not isinstance(name, str) or not _OPERATION_NAME.fullmatch(name):
+            return "other"
+        if name not in self._operations:
+            if len(self._operations) >= MAX_OPERATIONS:
+                return "other"
+            self._operations.add(name)
+        return name
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count one answered HTTP request."""
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        state = scope.get("state") or {}
+        method = str(scope.get("method", ""))
+        operation = self._operation(state.get("graphql_operation"))
+        self.requests.labels(method, route, operation, str(status or 0)).inc()
+        self.duration.labels(method, route, operation).observe(seconds)
+        cached = state.get("response_cache")
+        if cached in ("hit", "miss"):
+            self.response_cache.labels(cached).inc()
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """GET /metrics: every figure in the Prometheus text format."""
+    metrics: Metrics = request.app.state.metrics
+    return Response(render(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,68 @@
+"""GET /metrics: requests counted by method, route template, GraphQL operation and status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from api.metrics import MAX_OPERATIONS, Metrics
+from tests.helpers import GraphQLClient
+
+
+async def samples(client: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], Any]:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+
+
+def labels(**values: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(values.items()))
+
+
+async def test_requests_are_counted_by_route_operation_and_status(
+    client: httpx.AsyncClient, gql: GraphQLClient
+) -> None:
+    for _ in range(2):
+        await gql("query OpenZones { zones(first: 1) { totalCount } }")
+    await gql("{ zones(first: 1) { totalCount } }")
+    await client.get("/ogc/collections/nowhere")
+    await client.get("/no/such/path")
+    got = await samples(client)
+    graphql = {"method": "POST", "route": "/graphql", "status": "200"}
+    assert got[("mar_http_requests_total", labels(**graphql, operation="OpenZones"))] == 2
+    assert got[("mar_http_requests_total", labels(**graphql, operation="query"))] == 1
+    ogc = {"method": "GET", "operation": "", "status": "404"}
+    assert (
+        got[("mar_http_requests_total", labels(**ogc, route="/ogc/collections/{collection}"))] == 1
+    )
+    assert got[("mar_http_requests_total", labels(**ogc, route="unmatched"))] == 1
+    timed = labels(method="POST", route="/graphql", operation="OpenZones")
+    assert got[("mar_http_request_duration_seconds_count", timed)] == 2
+    assert got[("mar_http_request_duration_seconds_sum", timed)] > 0
+    # The test app borrows one connection, not a pool: no pool figures.
+    assert not any(name.startswith("mar_db_pool") for name, _ in got)
+
+
+def test_operation_names_cannot_grow_the_series_without_bound() -> None:
+    metrics = Metrics()
+    scope: dict[str, Any] = {"method": "POST", "state": {}}
+    for n in range(MAX_OPERATIONS + 50):
+        scope["state"]["graphql_operation"] = f"Op{n}"
+        metrics.observe(scope, 200, 0.01)
+    scope["state"]["graphql_operation"] = "not a name!"
+    metrics.observe(scope, 200, 0.01)
+    operations = {
+        s.labels["operation"]
+        for family in metrics.registry.collect()
+        if family.name == "mar_http_requests"
+        for s in family.samples
+    }
+    assert len(operations) == MAX_OPERATIONS + 1
+    assert "other" in operations and f"Op{MAX_OPERATIONS}" not in operations
