@@ -21,6 +21,7 @@ from api.graphql.context import Info
 from api.graphql.enums import Activity, DeviceCategory, IncidentType
 from api.graphql.ids import parse_id
 from api.graphql.inputs import BBox, Near
+from api.graphql.listing import by_id_or_code, keyset_connection
 from api.graphql.loaders import many_per_key
 from api.graphql.pagination import (
     Connection,
@@ -34,7 +35,6 @@ from api.graphql.zone import Zone, zones_by_id
 from api.services import incidents as incident_service
 from db.pool import ConnectionSource
 from db.queries import incidents as incident_sql
-from db.queries.sql import Params
 
 if TYPE_CHECKING:
     from api.graphql.task import Task
@@ -243,15 +243,7 @@ async def incident(
     info: Info, id: strawberry.ID | None = None, code: str | None = None
 ) -> Incident | None:
     """One incident by id or code; null when there is none."""
-    problems = Problems("")
-    if (id is None) == (code is None):
-        problems.add("id", "give exactly one of id and code")
-        problems.raise_if_any()
-    async with info.context.db.acquire() as conn:
-        if id is not None:
-            row = await conn.fetchrow(incident_sql.BY_ID, parse_id(id, "id"))
-        else:
-            row = await conn.fetchrow(incident_sql.BY_CODE, code)
+    row = await by_id_or_code(info, id, code, incident_sql.BY_ID, incident_sql.BY_CODE)
     return Incident.from_record(row) if row else None
 
 
@@ -263,30 +255,18 @@ async def incidents(
     after: str | None = None,
 ) -> Connection[Incident]:
     """A page of incidents in the asked order, after the given cursor."""
-    limit = page_size(first, info.context.settings.max_page_size)
     order_by = order_by or IncidentOrder.OCCURRED_ON_DESC
-    order = incident_sql.ORDERS[order_by.value]
     criteria = filter.criteria() if filter else incident_sql.IncidentCriteria()
-    keyset = decode_cursor(after, "incidents", order_by.value, order.kind) if after else None
-    params = Params()
-    conditions = incident_sql.conditions(criteria, params)
-    sql = incident_sql.page(conditions, params, order, keyset, limit + 1)
-    async with info.context.db.acquire() as conn:
-        rows = await conn.fetch(sql, *params.values)
-
-    async def count_total() -> int:
-        count_params = Params()
-        count_sql = incident_sql.count(incident_sql.conditions(criteria, count_params))
-        async with info.context.db.acquire() as conn:
-            total = await conn.fetchval(count_sql, *count_params.values)
-        return int(total)
-
-    return connection(
-        [Incident.from_record(r) for r in rows],
-        lambda i: encode_cursor("incidents", order_by.value, rows[i][order.column], rows[i]["id"]),
-        limit=limit,
-        has_previous=after is not None,
-        count_total=count_total,
+    return await keyset_connection(
+        info,
+        list_name="incidents",
+        listing=incident_sql.LISTING,
+        order_name=order_by.value,
+        order=incident_sql.ORDERS[order_by.value],
+        conditions=lambda params: incident_sql.conditions(criteria, params),
+        build=Incident.from_record,
+        first=first,
+        after=after,
     )
 
 

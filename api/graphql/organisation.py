@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import asyncpg
 import strawberry
 
-from api.errors import Problems
 from api.graphql.context import Info
 from api.graphql.enums import OrgType
-from api.graphql.ids import parse_id
+from api.graphql.listing import by_id_or_code, keyset_connection
 from api.graphql.loaders import one_per_key
-from api.graphql.pagination import Connection, connection, decode_cursor, encode_cursor, page_size
+from api.graphql.pagination import Connection
 from api.services import organisations as organisation_service
 from db.pool import ConnectionSource
 from db.queries import organisations as organisation_sql
@@ -90,15 +89,7 @@ async def organisation(
     info: Info, id: strawberry.ID | None = None, code: str | None = None
 ) -> Organisation | None:
     """One organisation by id or code; null when there is none."""
-    if (id is None) == (code is None):
-        problems = Problems("")
-        problems.add("id", "give exactly one of id and code")
-        problems.raise_if_any()
-    async with info.context.db.acquire() as conn:
-        if id is not None:
-            row = await conn.fetchrow(organisation_sql.BY_ID, parse_id(id, "id"))
-        else:
-            row = await conn.fetchrow(organisation_sql.BY_CODE, code)
+    row = await by_id_or_code(info, id, code, organisation_sql.BY_ID, organisation_sql.BY_CODE)
     return Organisation.from_record(row) if row else None
 
 
@@ -109,26 +100,17 @@ async def organisations(
     after: str | None = None,
 ) -> Connection[Organisation]:
     """A page of organisations in the asked order, after the given cursor."""
-    limit = page_size(first, info.context.settings.max_page_size)
     order_by = order_by or OrganisationOrder.CODE_ASC
-    order = organisation_sql.ORDERS[order_by.value]
-    keyset = decode_cursor(after, "organisations", order_by.value, order.kind) if after else None
-    sql, values = organisation_sql.page(order, keyset, limit + 1)
-    async with info.context.db.acquire() as conn:
-        rows = await conn.fetch(sql, *values)
-
-    async def count_total() -> int:
-        async with info.context.db.acquire() as conn:
-            return int(await conn.fetchval(organisation_sql.COUNT))
-
-    return connection(
-        [Organisation.from_record(r) for r in rows],
-        lambda i: encode_cursor(
-            "organisations", order_by.value, rows[i][order.column], rows[i]["id"]
-        ),
-        limit=limit,
-        has_previous=after is not None,
-        count_total=count_total,
+    return await keyset_connection(
+        info,
+        list_name="organisations",
+        listing=organisation_sql.LISTING,
+        order_name=order_by.value,
+        order=organisation_sql.ORDERS[order_by.value],
+        conditions=lambda _params: [],
+        build=Organisation.from_record,
+        first=first,
+        after=after,
     )
 
 

@@ -17,12 +17,12 @@ from api.errors import BadUserInput, Problems
 from api.graphql.context import Info
 from api.graphql.enums import Asset, TaskStatus, TaskType
 from api.graphql.ids import parse_id
+from api.graphql.listing import by_id_or_code, keyset_connection
 from api.graphql.loaders import one_per_key
-from api.graphql.pagination import Connection, connection, decode_cursor, encode_cursor, page_size
+from api.graphql.pagination import Connection
 from api.services import tasks as task_service
 from db.pool import ConnectionSource
 from db.queries import tasks as task_sql
-from db.queries.sql import Params
 
 if TYPE_CHECKING:
     from api.graphql.land_release import LandRelease
@@ -267,15 +267,7 @@ class CreateTaskInput:
 
 async def task(info: Info, id: strawberry.ID | None = None, code: str | None = None) -> Task | None:
     """One task by id or code; null when there is none."""
-    problems = Problems("")
-    if (id is None) == (code is None):
-        problems.add("id", "give exactly one of id and code")
-        problems.raise_if_any()
-    async with info.context.db.acquire() as conn:
-        if id is not None:
-            row = await conn.fetchrow(task_sql.BY_ID, parse_id(id, "id"))
-        else:
-            row = await conn.fetchrow(task_sql.BY_CODE, code)
+    row = await by_id_or_code(info, id, code, task_sql.BY_ID, task_sql.BY_CODE)
     return Task.from_record(row) if row else None
 
 
@@ -286,27 +278,17 @@ async def tasks(
     after: str | None = None,
 ) -> Connection[Task]:
     """A page of tasks, oldest first, after the given cursor."""
-    limit = page_size(first, info.context.settings.max_page_size)
     criteria = filter.criteria() if filter else task_sql.TaskCriteria()
-    after_id = int(decode_cursor(after, "tasks", "ID_ASC", "int")[1]) if after else None
-    params = Params()
-    sql = task_sql.page(task_sql.conditions(criteria, params), params, after_id, limit + 1)
-    async with info.context.db.acquire() as conn:
-        rows = await conn.fetch(sql, *params.values)
-
-    async def count_total() -> int:
-        count_params = Params()
-        count_sql = task_sql.count(task_sql.conditions(criteria, count_params))
-        async with info.context.db.acquire() as conn:
-            total = await conn.fetchval(count_sql, *count_params.values)
-        return int(total)
-
-    return connection(
-        [Task.from_record(r) for r in rows],
-        lambda i: encode_cursor("tasks", "ID_ASC", rows[i]["id"], rows[i]["id"]),
-        limit=limit,
-        has_previous=after is not None,
-        count_total=count_total,
+    return await keyset_connection(
+        info,
+        list_name="tasks",
+        listing=task_sql.LISTING,
+        order_name="ID_ASC",
+        order=task_sql.BY_ID_ORDER,
+        conditions=lambda params: task_sql.conditions(criteria, params),
+        build=Task.from_record,
+        first=first,
+        after=after,
     )
 
 

@@ -13,12 +13,12 @@ from api.errors import Problems
 from api.graphql.context import Info
 from api.graphql.enums import Capability, TaskStatus, TeamStatus
 from api.graphql.ids import parse_id
+from api.graphql.listing import by_id_or_code, keyset_connection
 from api.graphql.loaders import many_per_key, one_per_key
-from api.graphql.pagination import Connection, connection, decode_cursor, encode_cursor, page_size
+from api.graphql.pagination import Connection
 from api.services import teams as team_service
 from db.pool import ConnectionSource
 from db.queries import teams as team_sql
-from db.queries.sql import Params
 
 if TYPE_CHECKING:
     from api.graphql.organisation import Organisation
@@ -181,15 +181,7 @@ class UpdateTeamInput:
 
 async def team(info: Info, id: strawberry.ID | None = None, code: str | None = None) -> Team | None:
     """One team by id or code; null when there is none."""
-    if (id is None) == (code is None):
-        problems = Problems("")
-        problems.add("id", "give exactly one of id and code")
-        problems.raise_if_any()
-    async with info.context.db.acquire() as conn:
-        if id is not None:
-            row = await conn.fetchrow(team_sql.BY_ID, parse_id(id, "id"))
-        else:
-            row = await conn.fetchrow(team_sql.BY_CODE, code)
+    row = await by_id_or_code(info, id, code, team_sql.BY_ID, team_sql.BY_CODE)
     return Team.from_record(row) if row else None
 
 
@@ -201,28 +193,18 @@ async def teams(
     after: str | None = None,
 ) -> Connection[Team]:
     """A page of teams in the asked order, after the given cursor."""
-    limit = page_size(first, info.context.settings.max_page_size)
     order_by = order_by or TeamOrder.CODE_ASC
-    order = team_sql.ORDERS[order_by.value]
     criteria = filter.criteria() if filter else team_sql.TeamCriteria()
-    keyset = decode_cursor(after, "teams", order_by.value, order.kind) if after else None
-    params = Params()
-    sql = team_sql.page(team_sql.conditions(criteria, params), params, order, keyset, limit + 1)
-    async with info.context.db.acquire() as conn:
-        rows = await conn.fetch(sql, *params.values)
-
-    async def count_total() -> int:
-        count_params = Params()
-        count_sql = team_sql.count(team_sql.conditions(criteria, count_params))
-        async with info.context.db.acquire() as conn:
-            return int(await conn.fetchval(count_sql, *count_params.values))
-
-    return connection(
-        [Team.from_record(r) for r in rows],
-        lambda i: encode_cursor("teams", order_by.value, rows[i][order.column], rows[i]["id"]),
-        limit=limit,
-        has_previous=after is not None,
-        count_total=count_total,
+    return await keyset_connection(
+        info,
+        list_name="teams",
+        listing=team_sql.LISTING,
+        order_name=order_by.value,
+        order=team_sql.ORDERS[order_by.value],
+        conditions=lambda params: team_sql.conditions(criteria, params),
+        build=Team.from_record,
+        first=first,
+        after=after,
     )
 
 

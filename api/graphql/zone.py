@@ -22,20 +22,16 @@ from api.graphql.enums import (
 )
 from api.graphql.ids import parse_id
 from api.graphql.inputs import BBox, Near
+from api.graphql.listing import by_id_or_code, keyset_connection
 from api.graphql.loaders import one_per_key
 from api.graphql.pagination import (
     Connection,
-    connection,
-    decode_cursor,
-    encode_cursor,
-    page_size,
 )
 from api.graphql.scalars import GeoJSON
 from api.services import geometry as geometry_checks
 from api.services import zones as zone_service
 from db.pool import ConnectionSource
 from db.queries import zones as zone_sql
-from db.queries.sql import Params
 
 if TYPE_CHECKING:
     from api.graphql.incident import Incident
@@ -238,15 +234,7 @@ class UpdateZoneInput:
 
 async def zone(info: Info, id: strawberry.ID | None = None, code: str | None = None) -> Zone | None:
     """One zone by id or code; null when there is none."""
-    problems = Problems("")
-    if (id is None) == (code is None):
-        problems.add("id", "give exactly one of id and code")
-        problems.raise_if_any()
-    async with info.context.db.acquire() as conn:
-        if id is not None:
-            row = await conn.fetchrow(zone_sql.BY_ID, parse_id(id, "id"))
-        else:
-            row = await conn.fetchrow(zone_sql.BY_CODE, code)
+    row = await by_id_or_code(info, id, code, zone_sql.BY_ID, zone_sql.BY_CODE)
     return Zone.from_record(row) if row else None
 
 
@@ -258,30 +246,18 @@ async def zones(
     after: str | None = None,
 ) -> Connection[Zone]:
     """A page of zones in the asked order, after the given cursor."""
-    limit = page_size(first, info.context.settings.max_page_size)
     order_by = order_by or ZoneOrder.PRIORITY_ASC
-    order = zone_sql.ORDERS[order_by.value]
     criteria = filter.criteria() if filter else zone_sql.ZoneCriteria()
-    keyset = decode_cursor(after, "zones", order_by.value, order.kind) if after else None
-    params = Params()
-    conditions = zone_sql.conditions(criteria, params)
-    sql = zone_sql.page(conditions, params, order, keyset, limit + 1)
-    async with info.context.db.acquire() as conn:
-        rows = await conn.fetch(sql, *params.values)
-
-    async def count_total() -> int:
-        count_params = Params()
-        count_sql = zone_sql.count(zone_sql.conditions(criteria, count_params))
-        async with info.context.db.acquire() as conn:
-            total = await conn.fetchval(count_sql, *count_params.values)
-        return int(total)
-
-    return connection(
-        [Zone.from_record(r) for r in rows],
-        lambda i: encode_cursor("zones", order_by.value, rows[i][order.column], rows[i]["id"]),
-        limit=limit,
-        has_previous=after is not None,
-        count_total=count_total,
+    return await keyset_connection(
+        info,
+        list_name="zones",
+        listing=zone_sql.LISTING,
+        order_name=order_by.value,
+        order=zone_sql.ORDERS[order_by.value],
+        conditions=lambda params: zone_sql.conditions(criteria, params),
+        build=Zone.from_record,
+        first=first,
+        after=after,
     )
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from db.queries.sql import Params, where_clause
+from db.queries.listing import Listing, Order
+from db.queries.sql import Params
 
 COLUMNS = """
 i.id, i.code, i.incident_type, i.occurred_on, ST_AsGeoJSON(i.location)::json AS location,
 i.zone_id, i.task_id, i.device_category, i.activity, i.admin1, i.admin2, i.admin_pcode,
 i.description, i.source, i.verified, i.version, i.created_at, i.updated_at
 """
+LISTING = Listing("incidents", "i", COLUMNS)
 
 BY_ID = f"SELECT {COLUMNS} FROM incidents AS i WHERE i.id = $1"
 BY_CODE = f"SELECT {COLUMNS} FROM incidents AS i WHERE i.code = $1"
@@ -59,23 +61,8 @@ VERSION_OF = "SELECT version FROM incidents WHERE id = $1"
 
 
 def update(changes: dict[str, object], incident_id: int, version: int) -> tuple[str, list[object]]:
-    """Return the statement applying `changes` to the incident if its version is still `version`.
-
-    It answers the updated row, or no row when the incident is gone or its version moved on.
-    """
-    params = Params()
-    assignments = [SETTABLE[column].format(params.add(value)) for column, value in changes.items()]
-    # With nothing to change, still bump the version: the client asked for a write.
-    assignments = assignments or ["version = version"]
-    sql = f"""
-WITH i AS (
-  UPDATE incidents SET {", ".join(assignments)}
-  WHERE id = {params.add(incident_id)} AND version = {params.add(version)}
-  RETURNING *
-)
-SELECT {COLUMNS} FROM i
-"""
-    return sql, params.values
+    """Return the statement that applies `changes` if the row's version is still `version`."""
+    return LISTING.update(SETTABLE, changes, incident_id, version)
 
 
 # Filter fragments: {} is replaced by a parameter placeholder, never by a value.
@@ -89,15 +76,6 @@ IN_BBOX = "i.location && ST_MakeEnvelope({}, {}, {}, {}, 4326)"
 NEAR = "ST_DWithin(i.location::geography, ST_SetSRID(ST_MakePoint({}, {}), 4326)::geography, {})"
 HAS_CASUALTIES = "EXISTS (SELECT 1 FROM casualties AS c WHERE c.incident_id = i.id)"
 HAS_NO_CASUALTIES = "NOT EXISTS (SELECT 1 FROM casualties AS c WHERE c.incident_id = i.id)"
-
-
-@dataclass(frozen=True)
-class Order:
-    """A sort order: a column, a direction, and the id as the tie-breaker in the same direction."""
-
-    column: str
-    descending: bool
-    kind: str  # how a cursor carries the column's value: date, text
 
 
 ORDERS: dict[str, Order] = {
@@ -145,32 +123,6 @@ def conditions(criteria: IncidentCriteria, params: Params) -> list[str]:
     if criteria.has_casualties is not None:
         out.append(HAS_CASUALTIES if criteria.has_casualties else HAS_NO_CASUALTIES)
     return out
-
-
-def page(
-    conditions: list[str],
-    params: Params,
-    order: Order,
-    after: tuple[object, int] | None,
-    limit: int,
-) -> str:
-    """Return the keyset page statement: rows after `after` in `order`, at most `limit`."""
-    keyset = list(conditions)
-    if after is not None:
-        op = "<" if order.descending else ">"
-        keyset.append(
-            f"(i.{order.column}, i.id) {op} ({params.add(after[0])}, {params.add(after[1])})"
-        )
-    direction = "DESC" if order.descending else "ASC"
-    return (
-        f"SELECT {COLUMNS} FROM incidents AS i {where_clause(keyset)} "
-        f"ORDER BY i.{order.column} {direction}, i.id {direction} LIMIT {params.add(limit)}"
-    )
-
-
-def count(conditions: list[str]) -> str:
-    """Return the statement counting every incident that matches `conditions`."""
-    return f"SELECT count(*) FROM incidents AS i {where_clause(conditions)}"
 
 
 # The first rows of several zones' incident lists at once, most recent first: $1 the zone ids,

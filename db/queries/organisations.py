@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from db.queries.sql import Params, where_clause
-from db.queries.zones import Order
+from db.queries.listing import Listing, Order
 
 COLUMNS = "o.id, o.code, o.name, o.org_type, o.country, o.version, o.created_at, o.updated_at"
+LISTING = Listing("organisations", "o", COLUMNS)
 
 BY_ID = f"SELECT {COLUMNS} FROM organisations AS o WHERE o.id = $1"
 BY_CODE = f"SELECT {COLUMNS} FROM organisations AS o WHERE o.code = $1"
@@ -28,23 +28,3 @@ ORDERS: dict[str, Order] = {
     "CODE_DESC": Order("code", True, "text"),
     "NAME_ASC": Order("name", False, "text"),
 }
-
-
-def page(order: Order, after: tuple[object, int] | None, limit: int) -> tuple[str, list[object]]:
-    """Return the keyset page statement and its values: rows after `after` in `order`."""
-    params = Params()
-    keyset: list[str] = []
-    if after is not None:
-        op = "<" if order.descending else ">"
-        keyset.append(
-            f"(o.{order.column}, o.id) {op} ({params.add(after[0])}, {params.add(after[1])})"
-        )
-    direction = "DESC" if order.descending else "ASC"
-    sql = (
-        f"SELECT {COLUMNS} FROM organisations AS o {where_clause(keyset)} "
-        f"ORDER BY o.{order.column} {direction}, o.id {direction} LIMIT {params.add(limit)}"
-    )
-    return sql, params.values
-
-
-COUNT = "SELECT count(*) FROM organisations"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from db.queries.sql import Params, where_clause
+from db.queries.listing import Listing, Order
+from db.queries.sql import Params
 
 # team_ids rides along with every task, so that Task.teams needs only the teams' own statement.
 COLUMNS = """
@@ -14,6 +15,7 @@ t.started_on, t.completed_on, t.assets, t.version, t.created_at, t.updated_at,
 ARRAY(SELECT tt.team_id FROM task_teams AS tt WHERE tt.task_id = t.id ORDER BY tt.team_id)
     AS team_ids
 """
+LISTING = Listing("tasks", "t", COLUMNS)
 
 BY_ID = f"SELECT {COLUMNS} FROM tasks AS t WHERE t.id = $1"
 BY_CODE = f"SELECT {COLUMNS} FROM tasks AS t WHERE t.code = $1"
@@ -122,17 +124,5 @@ def conditions(criteria: TaskCriteria, params: Params) -> list[str]:
     return out
 
 
-def page(conditions: list[str], params: Params, after_id: int | None, limit: int) -> str:
-    """Return the keyset page statement: tasks in id order after `after_id`, at most `limit`."""
-    keyset = list(conditions)
-    if after_id is not None:
-        keyset.append(f"t.id > {params.add(after_id)}")
-    return (
-        f"SELECT {COLUMNS} FROM tasks AS t {where_clause(keyset)} "
-        f"ORDER BY t.id LIMIT {params.add(limit)}"
-    )
-
-
-def count(conditions: list[str]) -> str:
-    """Return the statement counting every task that matches `conditions`."""
-    return f"SELECT count(*) FROM tasks AS t {where_clause(conditions)}"
+# Tasks are listed in id order (oldest first).
+BY_ID_ORDER = Order("id", False, "int")

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from db.queries.sql import Params, where_clause
-from db.queries.zones import Order, escape_like
+from db.queries.listing import Listing, Order
+from db.queries.sql import Params
+from db.queries.zones import escape_like
 
 COLUMNS = """
 t.id, t.code, t.name, t.organisation_id, t.capabilities, t.size, t.status,
 t.accreditation_expires_on, t.version, t.created_at, t.updated_at
 """
+LISTING = Listing("teams", "t", COLUMNS)
 
 BY_ID = f"SELECT {COLUMNS} FROM teams AS t WHERE t.id = $1"
 BY_CODE = f"SELECT {COLUMNS} FROM teams AS t WHERE t.code = $1"
@@ -47,23 +49,8 @@ VERSION_OF = "SELECT version FROM teams WHERE id = $1"
 
 
 def update(changes: dict[str, object], team_id: int, version: int) -> tuple[str, list[object]]:
-    """Return the statement that applies `changes` to the team if its version is still `version`.
-
-    It answers the updated row, or no row when the team is gone or its version moved on.
-    """
-    params = Params()
-    assignments = [SETTABLE[column].format(params.add(value)) for column, value in changes.items()]
-    # With nothing to change, still bump the version: the client asked for a write.
-    assignments = assignments or ["version = version"]
-    sql = f"""
-WITH t AS (
-  UPDATE teams SET {", ".join(assignments)}
-  WHERE id = {params.add(team_id)} AND version = {params.add(version)}
-  RETURNING *
-)
-SELECT {COLUMNS} FROM t
-"""
-    return sql, params.values
+    """Return the statement that applies `changes` if the row's version is still `version`."""
+    return LISTING.update(SETTABLE, changes, team_id, version)
 
 
 # Filter fragments: {} is replaced by a parameter placeholder, never by a value.
@@ -106,29 +93,3 @@ def conditions(criteria: TeamCriteria, params: Params) -> list[str]:
     if criteria.accredited_on is not None:
         out.append(ACCREDITED_ON.format(params.add(criteria.accredited_on)))
     return out
-
-
-def page(
-    conditions: list[str],
-    params: Params,
-    order: Order,
-    after: tuple[object, int] | None,
-    limit: int,
-) -> str:
-    """Return the keyset page statement: rows after `after` in `order`, at most `limit`."""
-    keyset = list(conditions)
-    if after is not None:
-        op = "<" if order.descending else ">"
-        keyset.append(
-            f"(t.{order.column}, t.id) {op} ({params.add(after[0])}, {params.add(after[1])})"
-        )
-    direction = "DESC" if order.descending else "ASC"
-    return (
-        f"SELECT {COLUMNS} FROM teams AS t {where_clause(keyset)} "
-        f"ORDER BY t.{order.column} {direction}, t.id {direction} LIMIT {params.add(limit)}"
-    )
-
-
-def count(conditions: list[str]) -> str:
-    """Return the statement counting every team that matches `conditions`."""
-    return f"SELECT count(*) FROM teams AS t {where_clause(conditions)}"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from db.queries.sql import Params, where_clause
+from db.queries.listing import Listing, Order
+from db.queries.sql import Params
 
 COLUMNS = """
 z.id, z.code, z.name, z.description, z.hazard_type, z.status, z.contamination,
@@ -13,6 +14,7 @@ z.estimated_area_m2, z.released_area_m2, z.remaining_area_m2, z.priority, z.land
 z.admin1, z.admin2, z.admin_pcode, z.recorded_on, z.status_changed_on, z.version,
 z.created_at, z.updated_at
 """
+LISTING = Listing("zones", "z", COLUMNS)
 
 BY_ID = f"SELECT {COLUMNS} FROM zones AS z WHERE z.id = $1"
 BY_CODE = f"SELECT {COLUMNS} FROM zones AS z WHERE z.code = $1"
@@ -53,23 +55,8 @@ VERSION_OF = "SELECT version FROM zones WHERE id = $1"
 
 
 def update(changes: dict[str, object], zone_id: int, version: int) -> tuple[str, list[object]]:
-    """Return the statement that applies `changes` to the zone if its version is still `version`.
-
-    It answers the updated row, or no row when the zone is gone or its version moved on.
-    """
-    params = Params()
-    assignments = [SETTABLE[column].format(params.add(value)) for column, value in changes.items()]
-    # With nothing to change, still bump the version: the client asked for a write.
-    assignments = assignments or ["version = version"]
-    sql = f"""
-WITH z AS (
-  UPDATE zones SET {", ".join(assignments)}
-  WHERE id = {params.add(zone_id)} AND version = {params.add(version)}
-  RETURNING *
-)
-SELECT {COLUMNS} FROM z
-"""
-    return sql, params.values
+    """Return the statement that applies `changes` if the row's version is still `version`."""
+    return LISTING.update(SETTABLE, changes, zone_id, version)
 
 
 # Filter fragments: {} is replaced by a parameter placeholder, never by a value.
@@ -85,15 +72,6 @@ IN_BBOX = "z.geometry && ST_MakeEnvelope({}, {}, {}, {}, 4326)"
 INTERSECTS = "ST_Intersects(z.geometry, ST_SetSRID(ST_GeomFromGeoJSON({}), 4326))"
 NEAR = "ST_DWithin(z.geometry::geography, ST_SetSRID(ST_MakePoint({}, {}), 4326)::geography, {})"
 UPDATED_SINCE = "z.updated_at >= {}"
-
-
-@dataclass(frozen=True)
-class Order:
-    """A sort order: a column, a direction, and the id as the tie-breaker in the same direction."""
-
-    column: str
-    descending: bool
-    kind: str  # how a cursor carries the column's value: int, text, date, timestamptz, numeric
 
 
 ORDERS: dict[str, Order] = {
@@ -158,29 +136,3 @@ def conditions(criteria: ZoneCriteria, params: Params) -> list[str]:
 def escape_like(text: str) -> str:
     """Escape LIKE's wildcards so that a search matches the text literally."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def page(
-    conditions: list[str],
-    params: Params,
-    order: Order,
-    after: tuple[object, int] | None,
-    limit: int,
-) -> str:
-    """Return the keyset page statement: rows after `after` in `order`, at most `limit`."""
-    keyset = list(conditions)
-    if after is not None:
-        op = "<" if order.descending else ">"
-        keyset.append(
-            f"(z.{order.column}, z.id) {op} ({params.add(after[0])}, {params.add(after[1])})"
-        )
-    direction = "DESC" if order.descending else "ASC"
-    return (
-        f"SELECT {COLUMNS} FROM zones AS z {where_clause(keyset)} "
-        f"ORDER BY z.{order.column} {direction}, z.id {direction} LIMIT {params.add(limit)}"
-    )
-
-
-def count(conditions: list[str]) -> str:
-    """Return the statement counting every zone that matches `conditions`."""
-    return f"SELECT count(*) FROM zones AS z {where_clause(conditions)}"
