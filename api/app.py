@@ -17,6 +17,7 @@ from api.graphql.limits import QueryLimits
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLApp
 from api.idempotency import IdempotentGraphQL
+from api.live import Live
 from api.metrics import Metrics, metrics_endpoint
 from api.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, cors
 from api.ratelimit import RateLimitMiddleware
@@ -44,9 +45,12 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
         )
         app.state.db = PoolSource(pool, acquire_timeout=settings.pool_acquire_timeout_s)
         log.info("database pool open (max %d connections)", settings.pool_max_size)
+        app.state.live = Live(settings.require_database_url())
+        app.state.live.start()
         try:
             yield
         finally:
+            await app.state.live.stop()
             await pool.close()
 
     schema = build_schema(

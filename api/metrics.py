@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
+from api.live import Live
 from db.pool import PoolSource
 
 # A GraphQL name, as the spec defines it; anything else is counted as "other".
@@ -49,6 +50,29 @@ class _PoolCollector(Collector):
             yield GaugeMetricFamily(name, doc, value=value)
 
 
+class _LiveCollector(Collector):
+    """Whether this process listens for live changes, and its open subscriptions by kind."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        live = getattr(self.state, "live", None)
+        if not isinstance(live, Live):
+            return
+        yield GaugeMetricFamily(
+            "mar_live_listening",
+            "1 while the process listens for live changes, else 0",
+            value=1 if live.listening.is_set() else 0,
+        )
+        open_now = GaugeMetricFamily(
+            "mar_live_subscriptions", "Open GraphQL subscriptions, by kind", labels=["kind"]
+        )
+        for kind, feeds in live.feeds.items():
+            open_now.add_metric([kind], len(feeds))
+        yield open_now
+
+
 class Metrics:
     """The registry of one application and the figures it records."""
 
@@ -76,8 +100,10 @@ class Metrics:
         self._operations: set[str] = set()
 
     def watch_pool(self, app_state: Any) -> None:
-        """Report the pool that `app_state.db` holds when scraped (the lifespan opens it later)."""
+        """Report, when scraped, the pool and the live changes that the lifespan puts in
+        `app_state` (it opens them after the app is built)."""
         self.registry.register(_PoolCollector(app_state))
+        self.registry.register(_LiveCollector(app_state))
 
     def _operation(self, name: object) -> str:
         if not name:

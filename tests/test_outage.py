@@ -9,10 +9,12 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
 from api.app import create_app
+from api.live import Live
 from api.migrations import upgrade
 from api.settings import Settings
 from db.pool import PoolSource, create_pool
@@ -82,3 +84,32 @@ async def test_app_survives_a_database_restart(cluster: Cluster, http: httpx.Asy
         "data": {"zones": {"totalCount": 0}}
     }
     assert (await http.get("/readyz")).status_code == 200
+
+
+async def test_live_changes_resume_after_a_database_restart(
+    cluster: Cluster, settings: Settings
+) -> None:
+    url = cluster.run("url")
+    await asyncio.to_thread(upgrade, settings.alembic_ini, url)
+    live = Live(url)
+    live.start()
+    try:
+        await asyncio.wait_for(live.listening.wait(), 10)
+        async with live.follow("zone") as feed:
+            ids = aiter(feed)
+            await asyncio.to_thread(cluster.run, "stop")
+            for _ in range(100):
+                if not live.listening.is_set():
+                    break
+                await asyncio.sleep(0.1)
+            assert not live.listening.is_set()
+            await asyncio.to_thread(cluster.run, "start")
+            await asyncio.wait_for(live.listening.wait(), 30)
+            writer = await asyncpg.connect(url)
+            try:
+                await writer.execute("SELECT pg_notify('mar_zone_changed', '42')")
+            finally:
+                await writer.close()
+            assert await asyncio.wait_for(anext(ids), 5) == 42
+    finally:
+        await live.stop()

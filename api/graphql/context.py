@@ -8,6 +8,7 @@ from typing import Any, TypeAlias
 from strawberry.types import Info as StrawberryInfo
 
 from api.graphql.loaders import Loaders
+from api.live import Live
 from api.settings import Settings
 from db.pool import ConnectionSource
 
@@ -23,6 +24,7 @@ class Context:
     key_name: str | None = None  # the caller's key, None for anonymous requests
     key_id: int | None = None
     request: Any = None
+    live: Live | None = None  # the live changes subscriptions follow (api/live.py)
     response: Any = None
     loaders: Loaders = field(init=False)
     # Casualties whose personal data this request read; counted per key once it ends.

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult, StreamExecutionResult
 
 from api.errors import ApiError, from_database_failure, from_domain
 from api.graphql.limits import is_token_limit
@@ -67,7 +68,8 @@ def format_error(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorCodes(SchemaExtension):
-    """Rewrite every error of a result with format_error()."""
+    """Rewrite every error of a result with format_error(): of a query or mutation, and of each
+    event of a subscription."""
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -75,3 +77,8 @@ class ErrorCodes(SchemaExtension):
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             result.errors = [format_error(e) for e in errors]
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        if isinstance(result, ExecutionResult) and result.errors:
+            result.errors = [format_error(e) for e in result.errors]
+        yield

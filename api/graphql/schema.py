@@ -21,6 +21,7 @@ from api.graphql import (
     organisation,
     progress_report,
     statistics,
+    subscriptions,
     task,
     team,
     zone,
@@ -85,6 +86,7 @@ def build_schema(*, introspection: bool = True, limits: QueryLimits | None = Non
     schema = MarSchema(
         query=Query,
         mutation=Mutation,
+        subscription=subscriptions.Subscription,
         extensions=extensions,
         scalar_overrides=dict[Any, Any](SCALAR_OVERRIDES),
     )

@@ -154,6 +154,7 @@ class GraphQLApp(GraphQL[Context, None]):
             key_id=caller.key_id,
             request=request,
             response=response,
+            live=getattr(request.app.state, "live", None),
         )
 
     async def process_result(

@@ -52,6 +52,11 @@ class Listing:
             f"ORDER BY {sorting} LIMIT {params.add(limit)}"
         )
 
+    def one(self, row_id: int, conditions: list[str], params: Params) -> str:
+        """Return the statement reading the row `row_id` if it matches `conditions`."""
+        where = where_clause([f"{self.alias}.id = {params.add(row_id)}", *conditions])
+        return f"SELECT {self.columns} FROM {self.table} AS {self.alias} {where}"
+
     def count(self, conditions: list[str]) -> str:
         """Return the statement counting every row that matches `conditions`."""
         return f"SELECT count(*) FROM {self.table} AS {self.alias} {where_clause(conditions)}"
