@@ -22,7 +22,7 @@ from api.metrics import Metrics, metrics_endpoint
 from api.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, cors
 from api.ratelimit import RateLimitMiddleware
 from api.requests import RequestIdMiddleware
-from api.rest import exports, health, imports, ogc, openapi, problems, tiles
+from api.rest import exports, health, home, imports, ogc, openapi, problems, tiles
 from api.settings import Settings
 from db.pool import ConnectionSource, PoolSource, create_pool
 
@@ -60,6 +60,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
     metrics = Metrics()
     app = Starlette(
         routes=[
+            Route("/", home.home, methods=["GET"]),
             Route("/healthz", health.healthz, methods=["GET"]),
             Route("/readyz", health.readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),

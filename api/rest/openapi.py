@@ -232,6 +232,19 @@ def _data_paths() -> dict[str, Any]:
 def _other_paths() -> dict[str, Any]:
     plain = {"type": "object"}
     return {
+        "/": {
+            "get": {
+                "summary": "A page for people: headline figures, a map, links",
+                "operationId": "home",
+                "tags": ["meta"],
+                "responses": {
+                    "200": {
+                        "description": "HTML",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
         "/healthz": {
             "get": {
                 "summary": "Liveness: 200 while the process serves",
