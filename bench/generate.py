@@ -749,8 +749,9 @@ WHERE i.id = m.id
 # the zones' index once per incident. The OFFSET keeps the planner from combining that probe
 # with the index on zone_id, whose NULLs are most of the table.
 # Functions that later migrations provide for bulk loads that skip triggers: summaries the
-# triggers keep are rebuilt from the records (0002: the casualty counts).
-REFRESH_AFTER_BULK_LOAD = ("casualty_counts_refresh",)
+# triggers keep are rebuilt from the records (0002: the casualty counts), and the data version
+# that the response cache checks moves on (0004).
+REFRESH_AFTER_BULK_LOAD = ("casualty_counts_refresh", "data_version_touch")
 REFRESH_FUNCTIONS = """
 SELECT p.proname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
 WHERE n.nspname = 'public' AND p.proname = ANY($1::text[]) AND p.pronargs = 0
