@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import tempfile
@@ -18,7 +19,7 @@ from api.live import Live
 from api.migrations import upgrade
 from api.settings import Settings
 from db.pool import PoolSource, create_pool
-from tests.test_smoke import free_port
+from tests.helpers import free_port
 
 DEVDB = Path(__file__).resolve().parent.parent / "scripts" / "devdb"
 QUERY = {"query": "{ zones(first: 1) { totalCount } }"}
@@ -55,7 +56,9 @@ async def http(cluster: Cluster, settings: Settings) -> AsyncIterator[httpx.Asyn
     url = cluster.run("url")
     await asyncio.to_thread(upgrade, settings.alembic_ini, url)
     pool = await create_pool(url, min_size=0, max_size=4)
-    app = create_app(settings, db=PoolSource(pool, acquire_timeout=5))
+    # The response cache on, as in production: it reads the data version before anything else.
+    served = dataclasses.replace(settings, response_cache=True)
+    app = create_app(served, db=PoolSource(pool, acquire_timeout=5))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://mar.test"
     ) as client:

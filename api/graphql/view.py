@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+import asyncpg
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -35,6 +36,14 @@ from api.graphql.response_cache import (
 from api.graphql.schema import MarSchema
 from api.requests import current_request_id, new_request_id
 from api.settings import Settings
+from db.pool import CONNECTION_ERRORS, PoolExhausted
+
+# Failures that leave a request without a data version (it then runs without the cache).
+UNVERSIONED: tuple[type[BaseException], ...] = (
+    *CONNECTION_ERRORS,
+    PoolExhausted,
+    asyncpg.PostgresError,
+)
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -89,8 +98,12 @@ class GraphQLApp(GraphQL[Context, None]):
         lookup = await self._cache_key(request)
         if lookup is None:
             return await self._run(request)
-        async with request.app.state.db.acquire() as conn:
-            version = await data_version(conn)
+        try:
+            async with request.app.state.db.acquire() as conn:
+                version = await data_version(conn)
+        except UNVERSIONED:
+            # No version, no cache: executing gives the client the usual (masked) error.
+            return await self._run(request)
         entry = cache.get(version, lookup)
         if entry is not None:
             request.state.response_cache = "hit"
