@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -49,3 +55,48 @@ async def make_key(conn: asyncpg.Connection[asyncpg.Record], name: str, role: st
         shown_prefix(secret),
     )
     return secret
+
+
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def wait_until_serving(base_url: str, process: asyncio.subprocess.Process) -> None:
+    """Poll /healthz for up to 20 s; fail early when the server process exits."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=1.0) as http:
+        for _ in range(200):
+            if process.returncode is not None:
+                raise AssertionError(f"the server exited with {process.returncode}")
+            try:
+                if (await http.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the server did not answer /healthz within 20 s")
+
+
+@contextlib.asynccontextmanager
+async def serving(database_url: str, **settings: str) -> AsyncIterator[str]:
+    """`mar serve` (uvicorn in a subprocess, on a free port) against `database_url`, with extra
+    MAR_ settings; yields its base URL and stops it after."""
+    port = free_port()
+    env = {**os.environ, **settings, "DATABASE_URL": database_url, "MAR_PORT": str(port)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "api.cli", "serve", env=env, stderr=asyncio.subprocess.DEVNULL
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_until_serving(base_url, process)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()

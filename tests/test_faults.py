@@ -21,9 +21,8 @@ from api.migrations import upgrade
 from api.services.rules import today
 from api.settings import Settings
 from db.pool import Connection, PoolSource, connect, create_pool
-from tests.helpers import GraphQLClient
+from tests.helpers import GraphQLClient, free_port
 from tests.test_outage import DEVDB, Cluster
-from tests.test_smoke import free_port
 
 COUNT = {"query": "{ zones(first: 1) { totalCount } }"}
 CREATE_ZONE = """

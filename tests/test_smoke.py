@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 
@@ -12,52 +11,17 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.helpers import serving
+
 # The README's first query.
 FIRST_QUERY = "{ zones(first: 5, filter: {status: [OPEN]}) { totalCount nodes { code } } }"
-
-
-def free_port() -> int:
-    """A TCP port on the loopback address that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-async def wait_until_serving(base_url: str, process: asyncio.subprocess.Process) -> None:
-    """Poll /healthz for up to 20 s; fail early when the server process exits."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=1.0) as http:
-        for _ in range(200):
-            if process.returncode is not None:
-                raise AssertionError(f"the server exited with {process.returncode}")
-            try:
-                if (await http.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the server did not answer /healthz within 20 s")
 
 
 @pytest.fixture
 async def server(fresh_db_url: str) -> AsyncIterator[str]:
     """`mar serve` against a migrated database; yields its base URL and stops it after."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": fresh_db_url, "MAR_PORT": str(port)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api.cli", "serve", env=env, stderr=asyncio.subprocess.PIPE
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_until_serving(base_url, process)
+    async with serving(fresh_db_url) as base_url:
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
 
 
 async def test_real_server_is_ready_and_answers_graphql(server: str, fresh_db_url: str) -> None:

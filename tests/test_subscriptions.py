@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,9 +15,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
 
-from tests.helpers import make_key
-from tests.test_smoke import free_port, wait_until_serving
+from tests.helpers import make_key, serving
 
 INCIDENT = (
     "INSERT INTO incidents (code, incident_type, occurred_on, location) "
@@ -41,18 +39,8 @@ mutation($id: ID!, $version: Int!) {
 @pytest.fixture
 async def server(fresh_db_url: str) -> AsyncIterator[str]:
     """`mar serve` against its own database; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": fresh_db_url, "MAR_PORT": str(port)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api.cli", "serve", env=env, stderr=asyncio.subprocess.DEVNULL
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_until_serving(base_url, process)
+    async with serving(fresh_db_url) as base_url:
         yield base_url
-    finally:
-        process.terminate()
-        await process.wait()
 
 
 async def subscriptions_open(base_url: str, kind: str, count: int) -> None:
@@ -75,7 +63,7 @@ async def open_socket(base_url: str, key: str | None = None) -> ClientConnection
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     ws = await connect(
         base_url.replace("http", "ws") + "/graphql",
-        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        subprotocols=[Subprotocol("graphql-transport-ws")],
         additional_headers=headers,
     )
     await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
