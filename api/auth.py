@@ -223,8 +223,13 @@ class AuthMiddleware:
 
 
 async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
-    """Answer a refused request in the shape its endpoint speaks (GraphQL or problem+json)."""
-    if scope["type"] == "websocket":
+    """Answer a refused request in the shape its endpoint speaks (GraphQL or problem+json).
+
+    A WebSocket handshake gets the same HTTP answer when the server can send one (the ASGI
+    "websocket.http.response" extension, which uvicorn has), else it is closed with 4401 / 1011.
+    """
+    websocket = scope["type"] == "websocket"
+    if websocket and "websocket.http.response" not in scope.get("extensions", {}):
         await send({"type": "websocket.close", "code": 4401 if status == 401 else 1011})
         return
     request_id = current_request_id()
@@ -254,5 +259,6 @@ async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str
     headers = [(b"content-type", f"{media_type}; charset=utf-8".encode())]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="mar"'))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+    prefix = "websocket.http" if websocket else "http"
+    await send({"type": f"{prefix}.response.start", "status": status, "headers": headers})
+    await send({"type": f"{prefix}.response.body", "body": json.dumps(body).encode()})

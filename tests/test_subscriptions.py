@@ -177,8 +177,13 @@ async def test_each_event_keeps_to_the_role_of_the_subscriber(
 
 
 async def test_a_wrong_key_cannot_subscribe(server: str) -> None:
-    with pytest.raises(InvalidStatus, match="rejected WebSocket connection: HTTP 403"):
+    with pytest.raises(InvalidStatus) as refused:
         await open_socket(server, key="mar_not_a_key")
+    response = refused.value.response
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    (error,) = json.loads(response.body)["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_personal_data_in_events_is_counted_for_the_key(
@@ -211,3 +216,28 @@ async def test_personal_data_in_events_is_counted_for_the_key(
         assert reads == 2
     finally:
         await db.close()
+
+
+async def test_without_the_asgi_extension_a_refused_socket_is_closed_with_4401(app: Any) -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "path": "/graphql",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"authorization", b"Bearer mar_not_a_key")],
+        "subprotocols": ["graphql-transport-ws"],
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
+    }
+    await app(scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 4401}]
