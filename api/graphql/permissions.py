@@ -97,18 +97,21 @@ def _wrap(field: GraphQLField, roles: frozenset[str], parent: str, name: str) ->
 
 
 async def count_personal_data_reads(context: Context) -> None:
-    """Add the casualties whose personal data the request read to the key's counter.
+    """Add the casualties whose personal data the request read to the key's counter, once.
 
     Called by the HTTP view once the operation has run (an extension hook cannot await under
-    execute_sync), so a request costs one statement however many fields it read.
+    execute_sync), and by subscriptions after each event, so a request costs one statement
+    however many fields it read. What is counted is taken from the context before the write, so
+    a later call (a subscription ending while an event's count is on its way) never counts it
+    again.
     """
-    if not context.personal_data_read or context.key_id is None:
+    count = len(context.personal_data_read)
+    context.personal_data_read.clear()
+    if not count or context.key_id is None:
         return
     try:
         async with context.db.acquire() as conn:
-            await conn.execute(
-                key_sql.COUNT_PERSONAL_DATA_READS, context.key_id, len(context.personal_data_read)
-            )
+            await conn.execute(key_sql.COUNT_PERSONAL_DATA_READS, context.key_id, count)
     except Exception:
         # The answer is already made; a lost count must not turn it into an error, but it is
         # reported so that an operator sees the counter fall behind.

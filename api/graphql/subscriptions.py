@@ -8,6 +8,7 @@ is counted for the subscriber's key, as for a query.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import asyncpg
@@ -48,15 +49,11 @@ async def _changes(
                 if row is not None:
                     info.context.loaders = Loaders(info.context.db)
                     yield row
-                    # The event has been sent: count the personal data it showed.
-                    await _count_personal_data_reads(info)
+                    # The event has been sent: count the personal data it showed. Shielded, so
+                    # that a subscription closed meanwhile does not cut the count short.
+                    await asyncio.shield(count_personal_data_reads(info.context))
         finally:
-            await _count_personal_data_reads(info)
-
-
-async def _count_personal_data_reads(info: Info) -> None:
-    await count_personal_data_reads(info.context)
-    info.context.personal_data_read.clear()
+            await asyncio.shield(count_personal_data_reads(info.context))
 
 
 async def incident_recorded(
