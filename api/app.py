@@ -97,7 +97,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    metrics.watch_pool(app.state)
+    metrics.watch_state(app.state)
     if db is not None:
         app.state.db = db
     return app

@@ -31,46 +31,44 @@ MAX_OPERATIONS = 200
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
-class _PoolCollector(Collector):
-    """The pool's size, idle and largest size, read when scraped (no pool: nothing)."""
+class _StateCollector(Collector):
+    """What the lifespan puts in the app's state, read when scraped: the connection pool (tests
+    have none) and the live changes (whether they are heard, open subscriptions by kind)."""
 
     def __init__(self, state: Any) -> None:
         self.state = state
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         source = getattr(self.state, "db", None)
-        if not isinstance(source, PoolSource):
-            return
-        pool = source.pool
-        for name, doc, value in (
-            ("mar_db_pool_connections", "Connections the pool holds", pool.get_size()),
-            ("mar_db_pool_idle_connections", "Connections idle in the pool", pool.get_idle_size()),
-            ("mar_db_pool_max_connections", "Most connections the pool opens", pool.get_max_size()),
-        ):
-            yield GaugeMetricFamily(name, doc, value=value)
-
-
-class _LiveCollector(Collector):
-    """Whether this process listens for live changes, and its open subscriptions by kind."""
-
-    def __init__(self, state: Any) -> None:
-        self.state = state
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if isinstance(source, PoolSource):
+            pool = source.pool
+            for name, doc, value in (
+                ("mar_db_pool_connections", "Connections the pool holds", pool.get_size()),
+                (
+                    "mar_db_pool_idle_connections",
+                    "Connections idle in the pool",
+                    pool.get_idle_size(),
+                ),
+                (
+                    "mar_db_pool_max_connections",
+                    "Most connections the pool opens",
+                    pool.get_max_size(),
+                ),
+            ):
+                yield GaugeMetricFamily(name, doc, value=value)
         live = getattr(self.state, "live", None)
-        if not isinstance(live, Live):
-            return
-        yield GaugeMetricFamily(
-            "mar_live_listening",
-            "1 while the process listens for live changes, else 0",
-            value=1 if live.listening.is_set() else 0,
-        )
-        open_now = GaugeMetricFamily(
-            "mar_live_subscriptions", "Open GraphQL subscriptions, by kind", labels=["kind"]
-        )
-        for kind, feeds in live.feeds.items():
-            open_now.add_metric([kind], len(feeds))
-        yield open_now
+        if isinstance(live, Live):
+            yield GaugeMetricFamily(
+                "mar_live_listening",
+                "1 while the process listens for live changes, else 0",
+                value=1 if live.listening.is_set() else 0,
+            )
+            open_now = GaugeMetricFamily(
+                "mar_live_subscriptions", "Open GraphQL subscriptions, by kind", labels=["kind"]
+            )
+            for kind, feeds in live.feeds.items():
+                open_now.add_metric([kind], len(feeds))
+            yield open_now
 
 
 class Metrics:
@@ -99,11 +97,10 @@ class Metrics:
         )
         self._operations: set[str] = set()
 
-    def watch_pool(self, app_state: Any) -> None:
+    def watch_state(self, app_state: Any) -> None:
         """Report, when scraped, the pool and the live changes that the lifespan puts in
         `app_state` (it opens them after the app is built)."""
-        self.registry.register(_PoolCollector(app_state))
-        self.registry.register(_LiveCollector(app_state))
+        self.registry.register(_StateCollector(app_state))
 
     def _operation(self, name: object) -> str:
         if not name:
