@@ -32,6 +32,19 @@ def square(lon: float, lat: float, size: float = 0.01) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
+async def square_zone(conn: Conn, code: str, name: str, lon: float, lat: float) -> None:
+    """A CHA of UXO named `name`: a square of 0.01 degrees with its south-west corner at lon/lat."""
+    zone = NewZone(
+        code=code,
+        name=name,
+        hazard_type="CHA",
+        geometry=square(lon, lat),
+        contamination=["UXO"],
+        recorded_on=date(2024, 1, 1),
+    )
+    await create_zone(conn, zone)
+
+
 async def seed(conn: Conn) -> None:
     """Two zones and three incidents (one inside a zone), with casualties in two months."""
     await create_zone(
@@ -161,17 +174,7 @@ async def test_text_a_spreadsheet_would_run_as_a_formula_is_neutralised(
 ) -> None:
     names = ['=HYPERLINK("http://x")', "+1", "-2 north", "@SUM(A1)", "Plain = fine"]
     for n, name in enumerate(names):
-        await create_zone(
-            conn,
-            NewZone(
-                code=f"HF-{n}",
-                name=name,
-                hazard_type="SHA",
-                geometry=square(20.0 + n, 5.0),
-                contamination=["UXO"],
-                recorded_on=date(2024, 1, 1),
-            ),
-        )
+        await square_zone(conn, f"HF-{n}", name, 20.0 + n, 5.0)
     response = await client.get("/exports/zones.csv", params={"hxl": "false"})
     header, *lines = rows(response.text)
     shown = [dict(zip(header, line, strict=True))["name"] for line in lines]

@@ -9,9 +9,8 @@ import httpx
 
 from api.services.casualties import NewCasualty
 from api.services.incidents import NewIncident, record_incident
-from api.services.zones import NewZone, create_zone
 from db.pool import Connection as Conn
-from tests.test_exports import square
+from tests.test_exports import square_zone
 
 
 async def test_an_empty_database_says_so(client: httpx.AsyncClient) -> None:
@@ -24,17 +23,7 @@ async def test_an_empty_database_says_so(client: httpx.AsyncClient) -> None:
 
 async def test_figures_and_map_show_the_records(client: httpx.AsyncClient, conn: Conn) -> None:
     for n, name in enumerate(["North", "South"]):
-        await create_zone(
-            conn,
-            NewZone(
-                code=f"HM-{n}",
-                name=name,
-                hazard_type="CHA",
-                geometry=square(10.0 + n, 10.0),
-                contamination=["UXO"],
-                recorded_on=date(2024, 1, 1),
-            ),
-        )
+        await square_zone(conn, f"HM-{n}", name, 10.0 + n, 10.0)
     await record_incident(
         conn,
         NewIncident(

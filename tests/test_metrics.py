@@ -5,21 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from api.metrics import MAX_OPERATIONS, Metrics
-from tests.helpers import GraphQLClient
+from tests.helpers import GraphQLClient, Samples, metric_samples
 
 
-async def samples(client: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], Any]:
+async def samples(client: httpx.AsyncClient) -> Samples:
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(response.text)
-        for s in family.samples
-    }
+    return metric_samples(response.text)
 
 
 def labels(**values: str) -> tuple[tuple[str, str], ...]:

@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import serving
+from tests.helpers import metric_samples, serving
 
 # The README's first query.
 FIRST_QUERY = "{ zones(first: 5, filter: {status: [OPEN]}) { totalCount nodes { code } } }"
@@ -63,11 +62,7 @@ async def test_real_server_is_ready_and_answers_graphql(server: str, fresh_db_ur
         assert again.headers["x-cache"] == "hit" and again.json() == listed.json()
         figures = await http.get("/metrics")
         assert figures.status_code == 200
-        samples = {
-            (s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(figures.text)
-            for s in family.samples
-        }
+        samples = metric_samples(figures.text)
         assert samples[("mar_db_pool_max_connections", ())] == 10
         assert samples[("mar_db_pool_connections", ())] >= 1
         assert samples[("mar_graphql_response_cache_lookups_total", (("result", "hit"),))] == 1

@@ -12,12 +12,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from tests.helpers import make_key, serving
+from tests.helpers import make_key, metric_samples, serving
 
 INCIDENT = (
     "INSERT INTO incidents (code, incident_type, occurred_on, location) "
@@ -47,13 +46,9 @@ async def subscriptions_open(base_url: str, kind: str, count: int) -> None:
     """Wait until the server listens and has `count` open subscriptions to `kind` (10 s)."""
     async with httpx.AsyncClient(base_url=base_url) as http:
         for _ in range(100):
-            figures = {
-                (s.name, s.labels.get("kind")): s.value
-                for family in text_string_to_metric_families((await http.get("/metrics")).text)
-                for s in family.samples
-            }
-            listening = figures.get(("mar_live_listening", None)) == 1
-            if listening and figures.get(("mar_live_subscriptions", kind)) == count:
+            figures = metric_samples((await http.get("/metrics")).text)
+            listening = figures.get(("mar_live_listening", ())) == 1
+            if listening and figures.get(("mar_live_subscriptions", (("kind", kind),))) == count:
                 return
             await asyncio.sleep(0.1)
     raise AssertionError(f"{count} subscription(s) to {kind} did not open")
