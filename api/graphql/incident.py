@@ -21,7 +21,7 @@ from api.graphql.context import Info
 from api.graphql.enums import Activity, DeviceCategory, IncidentType
 from api.graphql.ids import parse_id
 from api.graphql.inputs import BBox, Near
-from api.graphql.listing import by_id_or_code, keyset_connection
+from api.graphql.listing import ListQuery, by_id_or_code, keyset_connection
 from api.graphql.loaders import many_per_key
 from api.graphql.pagination import (
     Connection,
@@ -255,18 +255,27 @@ async def incidents(
     after: str | None = None,
 ) -> Connection[Incident]:
     """A page of incidents in the asked order, after the given cursor."""
-    order_by = order_by or IncidentOrder.OCCURRED_ON_DESC
-    criteria = filter.criteria() if filter else incident_sql.IncidentCriteria()
     return await keyset_connection(
         info,
-        list_name="incidents",
-        listing=incident_sql.LISTING,
-        order_name=order_by.value,
-        order=incident_sql.ORDERS[order_by.value],
-        conditions=lambda params: incident_sql.conditions(criteria, params),
+        incident_list(filter, order_by),
         build=Incident.from_record,
         first=first,
         after=after,
+    )
+
+
+def incident_list(
+    filter: IncidentFilter | None = None, order_by: IncidentOrder | None = None
+) -> ListQuery:
+    """The incidents a filter and order ask for (BadUserInput naming each bad filter field)."""
+    order_by = order_by or IncidentOrder.OCCURRED_ON_DESC
+    criteria = filter.criteria() if filter else incident_sql.IncidentCriteria()
+    return ListQuery(
+        "incidents",
+        incident_sql.LISTING,
+        order_by.value,
+        incident_sql.ORDERS[order_by.value],
+        lambda params: incident_sql.conditions(criteria, params),
     )
 
 

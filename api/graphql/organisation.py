@@ -11,7 +11,7 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.enums import OrgType
-from api.graphql.listing import by_id_or_code, keyset_connection
+from api.graphql.listing import ListQuery, by_id_or_code, keyset_connection
 from api.graphql.loaders import one_per_key
 from api.graphql.pagination import Connection
 from api.services import organisations as organisation_service
@@ -100,17 +100,24 @@ async def organisations(
     after: str | None = None,
 ) -> Connection[Organisation]:
     """A page of organisations in the asked order, after the given cursor."""
-    order_by = order_by or OrganisationOrder.CODE_ASC
     return await keyset_connection(
         info,
-        list_name="organisations",
-        listing=organisation_sql.LISTING,
-        order_name=order_by.value,
-        order=organisation_sql.ORDERS[order_by.value],
-        conditions=lambda _params: [],
+        organisation_list(order_by),
         build=Organisation.from_record,
         first=first,
         after=after,
+    )
+
+
+def organisation_list(order_by: OrganisationOrder | None = None) -> ListQuery:
+    """Every organisation, in the asked order."""
+    order_by = order_by or OrganisationOrder.CODE_ASC
+    return ListQuery(
+        "organisations",
+        organisation_sql.LISTING,
+        order_by.value,
+        organisation_sql.ORDERS[order_by.value],
+        lambda _params: [],
     )
 
 

@@ -17,7 +17,7 @@ from api.errors import BadUserInput, Problems
 from api.graphql.context import Info
 from api.graphql.enums import Asset, TaskStatus, TaskType
 from api.graphql.ids import parse_id
-from api.graphql.listing import by_id_or_code, keyset_connection
+from api.graphql.listing import ListQuery, by_id_or_code, keyset_connection
 from api.graphql.loaders import one_per_key
 from api.graphql.pagination import Connection
 from api.services import tasks as task_service
@@ -278,17 +278,20 @@ async def tasks(
     after: str | None = None,
 ) -> Connection[Task]:
     """A page of tasks, oldest first, after the given cursor."""
-    criteria = filter.criteria() if filter else task_sql.TaskCriteria()
     return await keyset_connection(
-        info,
-        list_name="tasks",
-        listing=task_sql.LISTING,
-        order_name="ID_ASC",
-        order=task_sql.BY_ID_ORDER,
-        conditions=lambda params: task_sql.conditions(criteria, params),
-        build=Task.from_record,
-        first=first,
-        after=after,
+        info, task_list(filter), build=Task.from_record, first=first, after=after
+    )
+
+
+def task_list(filter: TaskFilter | None = None) -> ListQuery:
+    """The tasks a filter asks for, oldest first (BadUserInput naming each bad filter field)."""
+    criteria = filter.criteria() if filter else task_sql.TaskCriteria()
+    return ListQuery(
+        "tasks",
+        task_sql.LISTING,
+        "ID_ASC",
+        task_sql.BY_ID_ORDER,
+        lambda params: task_sql.conditions(criteria, params),
     )
 
 

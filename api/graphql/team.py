@@ -13,7 +13,7 @@ from api.errors import Problems
 from api.graphql.context import Info
 from api.graphql.enums import Capability, TaskStatus, TeamStatus
 from api.graphql.ids import parse_id
-from api.graphql.listing import by_id_or_code, keyset_connection
+from api.graphql.listing import ListQuery, by_id_or_code, keyset_connection
 from api.graphql.loaders import many_per_key, one_per_key
 from api.graphql.pagination import Connection
 from api.services import teams as team_service
@@ -193,18 +193,21 @@ async def teams(
     after: str | None = None,
 ) -> Connection[Team]:
     """A page of teams in the asked order, after the given cursor."""
+    return await keyset_connection(
+        info, team_list(filter, order_by), build=Team.from_record, first=first, after=after
+    )
+
+
+def team_list(filter: TeamFilter | None = None, order_by: TeamOrder | None = None) -> ListQuery:
+    """The teams a filter and order ask for (BadUserInput naming each bad filter field)."""
     order_by = order_by or TeamOrder.CODE_ASC
     criteria = filter.criteria() if filter else team_sql.TeamCriteria()
-    return await keyset_connection(
-        info,
-        list_name="teams",
-        listing=team_sql.LISTING,
-        order_name=order_by.value,
-        order=team_sql.ORDERS[order_by.value],
-        conditions=lambda params: team_sql.conditions(criteria, params),
-        build=Team.from_record,
-        first=first,
-        after=after,
+    return ListQuery(
+        "teams",
+        team_sql.LISTING,
+        order_by.value,
+        team_sql.ORDERS[order_by.value],
+        lambda params: team_sql.conditions(criteria, params),
     )
 
 

@@ -22,7 +22,7 @@ from api.graphql.enums import (
 )
 from api.graphql.ids import parse_id
 from api.graphql.inputs import BBox, Near
-from api.graphql.listing import by_id_or_code, keyset_connection
+from api.graphql.listing import ListQuery, by_id_or_code, keyset_connection
 from api.graphql.loaders import one_per_key
 from api.graphql.pagination import (
     Connection,
@@ -246,18 +246,21 @@ async def zones(
     after: str | None = None,
 ) -> Connection[Zone]:
     """A page of zones in the asked order, after the given cursor."""
+    return await keyset_connection(
+        info, zone_list(filter, order_by), build=Zone.from_record, first=first, after=after
+    )
+
+
+def zone_list(filter: ZoneFilter | None = None, order_by: ZoneOrder | None = None) -> ListQuery:
+    """The zones a filter and order ask for (BadUserInput naming each bad filter field)."""
     order_by = order_by or ZoneOrder.PRIORITY_ASC
     criteria = filter.criteria() if filter else zone_sql.ZoneCriteria()
-    return await keyset_connection(
-        info,
-        list_name="zones",
-        listing=zone_sql.LISTING,
-        order_name=order_by.value,
-        order=zone_sql.ORDERS[order_by.value],
-        conditions=lambda params: zone_sql.conditions(criteria, params),
-        build=Zone.from_record,
-        first=first,
-        after=after,
+    return ListQuery(
+        "zones",
+        zone_sql.LISTING,
+        order_by.value,
+        zone_sql.ORDERS[order_by.value],
+        lambda params: zone_sql.conditions(criteria, params),
     )
 
 
