@@ -23,6 +23,7 @@ from typing import Any, cast
 import asyncpg
 
 from bench.generate import Connection
+from db.pool import SERVER_SETTINGS
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 REPO = Path(__file__).resolve().parent.parent
@@ -421,5 +422,6 @@ def transactions_counter(admin: Connection, database: str) -> Callable[[], Await
 
 
 async def raw_connections(url: str, count: int) -> list[Connection]:
-    """`count` plain asyncpg connections (json comes back as text, as the HTTP client gets it)."""
-    return [await asyncpg.connect(url) for _ in range(count)]
+    """`count` plain asyncpg connections (json comes back as text, as the HTTP client gets it),
+    with the planner settings the service's own connections have."""
+    return [await asyncpg.connect(url, server_settings=SERVER_SETTINGS) for _ in range(count)]
