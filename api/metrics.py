@@ -95,6 +95,13 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.executions = Counter(
+            "mar_graphql_requests_by_path",
+            "GraphQL requests over HTTP by how they were answered: by SQL that writes the "
+            "answer (compiled) or by the executor (executed)",
+            ["path"],
+            registry=self.registry,
+        )
         self._operations: set[str] = set()
 
     def watch_state(self, app_state: Any) -> None:
@@ -124,6 +131,9 @@ class Metrics:
         cached = state.get("response_cache")
         if cached in ("hit", "miss"):
             self.response_cache.labels(cached).inc()
+        path = state.get("graphql_path")
+        if path in ("compiled", "executed"):
+            self.executions.labels(path).inc()
 
 
 async def metrics_endpoint(request: Request) -> Response:

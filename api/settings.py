@@ -73,6 +73,7 @@ class Settings:
     anonymous_access: bool = True
     graphiql: bool = True
     response_cache: bool = True
+    compiled_reads: bool = True  # read queries answered by SQL that writes their JSON
     introspection: bool = True
     pool_min_size: int = 0
     pool_max_size: int = 10
@@ -112,6 +113,7 @@ class Settings:
             anonymous_access=_bool(env, "MAR_ANONYMOUS_ACCESS", True),
             graphiql=_bool(env, "MAR_GRAPHIQL", True),
             response_cache=_bool(env, "MAR_RESPONSE_CACHE", True),
+            compiled_reads=_bool(env, "MAR_COMPILED_READS", True),
             introspection=_bool(env, "MAR_INTROSPECTION", True),
             pool_min_size=_int(env, "MAR_POOL_MIN_SIZE", 0, 0, 1000),
             pool_max_size=_int(env, "MAR_POOL_MAX_SIZE", 10, 1, 1000),

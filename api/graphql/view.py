@@ -23,8 +23,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from api.auth import ANONYMOUS, Caller
+from api.graphql.compiled import CompiledReads
 from api.graphql.context import Context
 from api.graphql.errors import format_error
+from api.graphql.limits import QueryLimits
 from api.graphql.permissions import count_personal_data_reads
 from api.graphql.response_cache import (
     CACHEABLE_ROLES,
@@ -84,13 +86,21 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.settings = settings
         self.response_cache = ResponseCache() if settings.response_cache else None
+        self.compiled = (
+            CompiledReads(schema, QueryLimits.from_settings(settings), settings.max_page_size)
+            if settings.compiled_reads
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.response_cache is None:
+        if scope["type"] != "http" or (self.response_cache is None and self.compiled is None):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
-        response = await self._cached(request, self.response_cache)
+        if self.response_cache is None:
+            response = await self._run(request)
+        else:
+            response = await self._cached(request, self.response_cache)
         await response(scope, receive, send)
 
     async def _cached(self, request: Request, cache: ResponseCache) -> Response:
@@ -145,6 +155,14 @@ class GraphQLApp(GraphQL[Context, None]):
         return (caller.role, negotiate(request.headers.get("accept", "")), body)
 
     async def _run(self, request: Request) -> Response:
+        if self.compiled is not None:
+            media_type = negotiate(request.headers.get("accept", ""))
+            compiled = await self.compiled.respond(request, media_type)
+            if compiled is not None:
+                request.state.graphql_path = "compiled"
+                compiled.headers["content-type"] = f"{media_type}; charset=utf-8"
+                return compiled
+        request.state.graphql_path = "executed"
         try:
             return await self.run(request)
         except HTTPException as exc:
@@ -200,6 +218,10 @@ class GraphQLApp(GraphQL[Context, None]):
         # Casualties' personal data read by this request: one statement for the key's counter.
         await count_personal_data_reads(context)
         return result
+
+    def encode_json(self, data: object) -> str:
+        # Text as it is (UTF-8), not \u escapes: as PostgreSQL writes it for compiled reads.
+        return json.dumps(data, ensure_ascii=False)
 
     def parse_json(self, data: str | bytes) -> Any:
         # A body of JSON that is not an object (`null`, `5`) is a client's mistake, not a 500.

@@ -16,6 +16,11 @@ class Order:
     kind: str  # how a cursor carries the column's value: int, text, date, timestamptz, numeric
 
 
+def _key_columns(order: Order) -> list[str]:
+    """The columns of a keyset: the order's column and the id (just the id when ordered by it)."""
+    return [order.column, "id"] if order.column != "id" else ["id"]
+
+
 @dataclass(frozen=True)
 class Listing:
     """One table read in keyset pages: `alias` qualifies `columns` and the conditions."""
@@ -38,19 +43,22 @@ class Listing:
         whole key when the order is by id).
         """
         a = self.alias
-        columns = [order.column, "id"] if order.column != "id" else ["id"]
+        columns = _key_columns(order)
         keys = ", ".join(f"{a}.{column}" for column in columns)
         keyset = list(conditions)
         if after is not None:
             op = "<" if order.descending else ">"
             values = ", ".join(params.add(v) for v in (after if len(columns) == 2 else after[1:]))
             keyset.append(f"({keys}) {op} ({values})")
-        direction = " DESC" if order.descending else ""
-        sorting = ", ".join(f"{a}.{column}{direction}" for column in columns)
         return (
             f"SELECT {self.columns} FROM {self.table} AS {a} {where_clause(keyset)} "
-            f"ORDER BY {sorting} LIMIT {params.add(limit)}"
+            f"ORDER BY {self.sorting(order)} LIMIT {params.add(limit)}"
         )
+
+    def sorting(self, order: Order) -> str:
+        """The ORDER BY list of `order`: its column, then the id, in its direction."""
+        direction = " DESC" if order.descending else ""
+        return ", ".join(f"{self.alias}.{column}{direction}" for column in _key_columns(order))
 
     def one(self, row_id: int, conditions: list[str], params: Params) -> str:
         """Return the statement reading the row `row_id` if it matches `conditions`."""
