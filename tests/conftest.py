@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -113,9 +114,17 @@ async def conn(shared_db_url: str) -> AsyncIterator[asyncpg.Connection[asyncpg.R
 
 
 @pytest.fixture
-def app(settings: Settings, conn: asyncpg.Connection[asyncpg.Record]) -> Any:
+def compiled_reads() -> bool:
+    """Whether the test app compiles the read queries it can, as it does by default; tests of
+    the executor's own batching parametrize it."""
+    return True
+
+
+@pytest.fixture
+def app(settings: Settings, conn: asyncpg.Connection[asyncpg.Record], compiled_reads: bool) -> Any:
     """The application, served from the test's rolled-back connection."""
-    return create_app(settings, db=SingleConnectionSource(conn))
+    configured = replace(settings, compiled_reads=compiled_reads)
+    return create_app(configured, db=SingleConnectionSource(conn))
 
 
 @pytest.fixture
@@ -147,8 +156,9 @@ def sql_log(conn: asyncpg.Connection[asyncpg.Record]) -> list[str]:
     statements: list[str] = []
 
     def keep(record: asyncpg.LoggedQuery) -> None:
-        # The key lookup every keyed request costs (api/auth.py) is not what these tests count.
-        if record.query != key_sql.AUTHENTICATE:
+        # The key lookup every keyed request costs (api/auth.py) is not what these tests count,
+        # nor the savepoints a compiled read takes inside the test's enclosing transaction.
+        if record.query != key_sql.AUTHENTICATE and "SAVEPOINT" not in record.query:
             statements.append(record.query)
 
     conn.add_query_logger(keep)
