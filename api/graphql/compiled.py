@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -60,6 +61,7 @@ from api.graphql.listing import ListQuery, lookup
 from api.graphql.organisation import organisation_list
 from api.graphql.pagination import encode_cursor, page_size
 from api.graphql.permissions import allowed_roles
+from api.graphql.response_cache import query_operation
 from api.graphql.schema import MarSchema
 from api.graphql.task import task_list
 from api.graphql.team import team_list
@@ -192,12 +194,9 @@ class Planner:
             return None
         if validate(self.schema, document, self.rules):
             return None
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        if operation_name is not None:
-            operations = [o for o in operations if o.name and o.name.value == operation_name]
-        if len(operations) != 1 or operations[0].operation is not OperationType.QUERY:
+        operation = query_operation(document, operation_name)
+        if operation is None:
             return None
-        operation = operations[0]
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
@@ -261,16 +260,16 @@ PREPARED_PER_PLAN = 64  # the variables a plan keeps its statements for (least r
 
 
 @dataclass(frozen=True)
-class Statement:
+class Statement(ABC):
     """The statement answering one top-level field, ready to run: its SQL and parameters."""
 
     key: str
     sql: str
     args: tuple[object, ...]
 
+    @abstractmethod
     async def run(self, conn: Any) -> str:
         """The JSON text of the field."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -516,6 +515,8 @@ class CompiledReads:
     ) -> tuple[Pick, ...]:
         """What the catalog writes for the fields selected on one record type."""
         out = []
+        if selected and selected[0].parent.name != CATALOG[record].type_name:
+            raise NotCompiled(f"{selected[0].parent.name} is not the catalog's {record}")
         fields = CATALOG[record].fields
         for s in selected:
             if s.name == "__typename":

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from graphql import GraphQLError, OperationType, parse
-from graphql.language import OperationDefinitionNode
+from graphql.language import DocumentNode, OperationDefinitionNode
 
 from db.pool import Connection
 from db.queries import cache as cache_sql
@@ -40,13 +40,22 @@ def read_only_operation(query: str, operation_name: str | None) -> str | None:
         document = parse(query)
     except GraphQLError:
         return None
+    operation = query_operation(document, operation_name)
+    if operation is None:
+        return None
+    return operation.name.value if operation.name else OperationType.QUERY.value
+
+
+def query_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """The operation `operation_name` selects in `document` if it is a query, else None."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
     if len(operations) != 1 or operations[0].operation is not OperationType.QUERY:
         return None
-    name = operations[0].name
-    return name.value if name else OperationType.QUERY.value
+    return operations[0]
 
 
 async def data_version(conn: Connection) -> int:
