@@ -38,11 +38,12 @@ AWKWARD_DESCRIPTION = "line one\r\nline two \x01\x1f\x7f end"
 
 @dataclass
 class Served:
-    """The two apps over one database, and a key per role."""
+    """The two apps over the one connection they share, and a key per role."""
 
     compiled: httpx.AsyncClient
     executed: httpx.AsyncClient
     keys: dict[str, str]
+    conn: Conn
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ async def served(template_db: str, settings: Settings) -> AsyncIterator[Served]:
             httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://mar.test")
             for a in apps
         ]
-        yield Served(clients[0], clients[1], keys)
+        yield Served(clients[0], clients[1], keys, conn)
         for client in clients:
             await client.aclose()
     finally:
@@ -382,7 +383,7 @@ async def test_a_nested_read_is_one_statement(served: Served) -> None:
         if record.query != key_sql.AUTHENTICATE:
             statements.append(record.query)
 
-    conn = served_connection(served)
+    conn = served.conn
     conn.add_query_logger(keep)
     try:
         response = await served.compiled.post(
@@ -399,15 +400,6 @@ async def test_a_nested_read_is_one_statement(served: Served) -> None:
         conn.remove_query_logger(keep)
     assert response.status_code == 200 and "errors" not in response.json()
     assert len(statements) == 1, statements
-
-
-def served_connection(served: Served) -> Conn:
-    """The connection both apps share."""
-    transport = served.compiled._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    source = transport.app.state.db  # type: ignore[attr-defined]
-    assert isinstance(source, SingleConnectionSource)
-    return source.conn
 
 
 def test_compiled_reads_can_be_turned_off() -> None:
