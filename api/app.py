@@ -45,7 +45,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
         )
         app.state.db = PoolSource(pool, acquire_timeout=settings.pool_acquire_timeout_s)
         log.info("database pool open (max %d connections)", settings.pool_max_size)
-        app.state.live = Live(settings.require_database_url())
+        app.state.live = Live(settings.require_database_url(), sockets=graphql.sockets)
         app.state.live.start()
         try:
             yield
@@ -96,6 +96,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.sockets = graphql.sockets  # for /metrics
     app.state.metrics = metrics
     metrics.watch_state(app.state)
     if db is not None:

@@ -5,6 +5,10 @@ Migration 0005 has PostgreSQL announce, at commit, each incident recorded and ea
 (db/listen.py) and hands every id to the feeds of the subscriptions open in this process. When
 the connection is lost it reconnects with a growing pause; what is announced while it is away is
 not seen (a client that must miss nothing reads the list again after a reconnect).
+
+The same connection hears of API keys revoked or given another role (migration 0007) and hands
+them to the open WebSockets of the process (api/sockets.py); once it is listening again after a
+loss, those sockets' keys are read again on it (what was announced meanwhile was lost).
 """
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ import logging
 from collections.abc import AsyncIterator
 
 from api.errors import ApiError
+from api.sockets import Sockets
 from db.listen import listen
+from db.pool import Connection
 
 log = logging.getLogger("mar.live")
 
 # What a subscription follows -> the channel migration 0005 announces it on.
 CHANNELS = {"incident": "mar_incident_recorded", "zone": "mar_zone_changed"}
 KIND_OF = {channel: kind for kind, channel in CHANNELS.items()}
+KEY_CHANNEL = "mar_key_changed"  # migration 0007: `<key id> revoked` or `<key id> <role>`
 # Ids a subscription may have waiting before it is ended as too slow.
 QUEUE_SIZE = 1000
 RETRY_FIRST_S, RETRY_MOST_S = 0.5, 10.0
@@ -62,8 +69,9 @@ class Feed:
 class Live:
     """The listening connection of this process and the feeds of its open subscriptions."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, sockets: Sockets | None = None) -> None:
         self.database_url = database_url
+        self.sockets = sockets
         self.feeds: dict[str, set[Feed]] = {kind: set() for kind in CHANNELS}
         self.listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -90,13 +98,19 @@ class Live:
             self.feeds[kind].discard(feed)
 
     def _deliver(self, channel: str, payload: str) -> None:
+        if channel == KEY_CHANNEL:
+            if self.sockets is not None:
+                self.sockets.key_changed(payload)
+            return
         kind = KIND_OF.get(channel)
         if kind is None or not payload.isdigit():
             return
         for feed in self.feeds[kind]:
             feed.push(int(payload))
 
-    def _listening(self) -> None:
+    async def _listening(self, conn: Connection) -> None:
+        if self.sockets is not None:
+            await self.sockets.recheck(conn)
         self.listening.set()
         log.info("live changes: listening")
 
@@ -104,7 +118,8 @@ class Live:
         pause = RETRY_FIRST_S
         while True:
             try:
-                await listen(self.database_url, CHANNELS.values(), self._deliver, self._listening)
+                channels = [*CHANNELS.values(), KEY_CHANNEL]
+                await listen(self.database_url, channels, self._deliver, self._listening)
                 log.warning("live changes: the listening connection closed")
                 pause = RETRY_FIRST_S
             except asyncio.CancelledError:
@@ -112,5 +127,7 @@ class Live:
             except Exception as exc:  # any failure: log it and try again, never give up
                 log.warning("live changes: not listening (%s); retrying in %.1f s", exc, pause)
             self.listening.clear()
+            if self.sockets is not None:
+                self.sockets.listener_lost()
             await asyncio.sleep(pause)
             pause = min(pause * 2, RETRY_MOST_S)

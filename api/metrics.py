@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from api.live import Live
+from api.sockets import Sockets
 from db.pool import PoolSource
 
 # A GraphQL name, as the spec defines it; anything else is counted as "other".
@@ -69,6 +70,11 @@ class _StateCollector(Collector):
             for kind, feeds in live.feeds.items():
                 open_now.add_metric([kind], len(feeds))
             yield open_now
+        sockets = getattr(self.state, "sockets", None)
+        if isinstance(sockets, Sockets):
+            yield GaugeMetricFamily(
+                "mar_websockets", "Open WebSockets (WS /graphql)", value=sockets.open_count()
+            )
 
 
 class Metrics:

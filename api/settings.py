@@ -93,6 +93,9 @@ class Settings:
     import_max_bytes: int = 52_428_800  # POST /imports/…: 50 MiB
     cors_origins: tuple[str, ...] = ()
     alembic_ini: Path = field(default_factory=_default_alembic_ini)
+    # Open WebSockets (WS /graphql) a key may hold, and an address may hold without a key.
+    ws_max_per_key: int = 50
+    ws_max_per_address: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +134,8 @@ class Settings:
             import_max_bytes=_int(env, "MAR_IMPORT_MAX_BYTES", 52_428_800, 1024, 10_737_418_240),
             cors_origins=_origins(env, "MAR_CORS_ORIGINS"),
             alembic_ini=Path(ini) if ini else _default_alembic_ini(),
+            ws_max_per_key=_int(env, "MAR_WS_MAX_PER_KEY", 50, 1, 1_000_000),
+            ws_max_per_address=_int(env, "MAR_WS_MAX_PER_ADDRESS", 10, 1, 1_000_000),
         )
 
     def require_database_url(self) -> str:

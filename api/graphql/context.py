@@ -10,12 +10,13 @@ from strawberry.types import Info as StrawberryInfo
 from api.graphql.loaders import Loaders
 from api.live import Live
 from api.settings import Settings
+from api.sockets import Socket
 from db.pool import ConnectionSource
 
 
 @dataclass
 class Context:
-    """Built fresh for every request (and every subscription)."""
+    """Built fresh for every request (and every operation of a WebSocket)."""
 
     db: ConnectionSource
     settings: Settings
@@ -26,6 +27,7 @@ class Context:
     request: Any = None
     live: Live | None = None  # the live changes subscriptions follow (api/live.py)
     response: Any = None
+    socket: Socket | None = None  # the WebSocket this runs on, whose key may be withdrawn
     loaders: Loaders = field(init=False)
     # Casualties whose personal data this request read; counted per key once it ends.
     personal_data_read: set[object] = field(init=False, default_factory=set)

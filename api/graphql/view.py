@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import asyncpg
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -22,7 +23,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
-from api.auth import ANONYMOUS, Caller
+from api.auth import ANONYMOUS, Caller, bearer_token, hash_secret
 from api.graphql.compiled import CompiledReads
 from api.graphql.context import Context
 from api.graphql.errors import format_error
@@ -36,8 +37,10 @@ from api.graphql.response_cache import (
     read_only_operation,
 )
 from api.graphql.schema import MarSchema
+from api.graphql.websocket import KeyedTransportWS
 from api.requests import current_request_id, new_request_id
 from api.settings import Settings
+from api.sockets import Sockets, TooManySockets
 from db.pool import CONNECTION_ERRORS, PoolExhausted
 
 # Failures that leave a request without a data version (it then runs without the cache).
@@ -51,6 +54,8 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
 # Errors that refuse a whole request, and their HTTP status under either media type.
 REQUEST_REFUSALS = {"QUERY_TOO_COMPLEX": 400, "UNAUTHENTICATED": 401, "RATE_LIMITED": 429}
+# Seconds a client refused a WebSocket (too many open) is told to wait: until one of its own closes.
+RETRY_SOCKET_S = 5
 
 
 def negotiate(accept: str) -> str:
@@ -78,6 +83,8 @@ def status_for(response_data: GraphQLHTTPResponse, media_type: str) -> tuple[int
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI app, taking its connection source from the Starlette app's state."""
 
+    graphql_transport_ws_handler_class = KeyedTransportWS
+
     def __init__(self, schema: MarSchema, settings: Settings) -> None:
         super().__init__(
             schema,
@@ -91,8 +98,13 @@ class GraphQLApp(GraphQL[Context, None]):
             if settings.compiled_reads
             else None
         )
+        # The open WebSockets of this process (api/live.py closes those whose key is withdrawn).
+        self.sockets = Sockets(settings.ws_max_per_key, settings.ws_max_per_address)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._socket(scope, receive, send)
+            return
         if scope["type"] != "http" or (self.response_cache is None and self.compiled is None):
             await super().__call__(scope, receive, send)
             return
@@ -102,6 +114,27 @@ class GraphQLApp(GraphQL[Context, None]):
         else:
             response = await self._cached(request, self.response_cache)
         await response(scope, receive, send)
+
+    async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a WebSocket that its key (or address) may still open, registered while open."""
+        state = scope.setdefault("state", {})
+        caller: Caller = state.get("caller") or ANONYMOUS
+        token = bearer_token(Headers(scope=scope).get("authorization"))
+        client = scope.get("client")
+        try:
+            socket = self.sockets.admit(
+                caller,
+                client[0] if client else "unknown",
+                hash_secret(token) if token is not None else None,
+            )
+        except TooManySockets as exc:
+            await refuse_handshake(scope, send, exc)
+            return
+        state["socket"] = socket
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.sockets.leave(socket)
 
     async def _cached(self, request: Request, cache: ResponseCache) -> Response:
         """Answer a read-only request of a role without personal data from the cache if we can."""
@@ -186,6 +219,7 @@ class GraphQLApp(GraphQL[Context, None]):
             request=request,
             response=response,
             live=getattr(request.app.state, "live", None),
+            socket=getattr(request.state, "socket", None),
         )
 
     async def process_result(
@@ -255,3 +289,21 @@ class GraphQLApp(GraphQL[Context, None]):
         response.status_code = sub_response.status_code or status
         response.headers["content-type"] = f"{media_type}; charset=utf-8"
         return response
+
+
+async def refuse_handshake(scope: Scope, send: Send, refusal: TooManySockets) -> None:
+    """Refuse a WebSocket handshake with the refusal's HTTP status and a GraphQL error body
+    (the ASGI "websocket.http.response" extension, which uvicorn has), else close it."""
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1013})  # "try again later"
+        return
+    body = {"errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}]}
+    headers = [
+        (b"content-type", f"{JSON}; charset=utf-8".encode()),
+        (b"retry-after", str(RETRY_SOCKET_S).encode()),
+        (b"x-request-id", (current_request_id() or "").encode()),
+    ]
+    await send(
+        {"type": "websocket.http.response.start", "status": refusal.http_status, "headers": headers}
+    )
+    await send({"type": "websocket.http.response.body", "body": json.dumps(body).encode()})

@@ -42,3 +42,8 @@ SELECT k.id, k.name, k.role, k.key_hash, k.revoked_at FROM k
 COUNT_PERSONAL_DATA_READS = (
     "UPDATE api_keys SET personal_data_reads = personal_data_reads + $2 WHERE id = $1"
 )
+
+# What open WebSockets' keys are now, by the hashes they were opened with: a key that is gone,
+# or whose hash changed, is not found (api/sockets.py re-checks keys with this when it may have
+# missed a key's change).
+STATES = "SELECT key_hash, role, revoked_at FROM api_keys WHERE key_hash = ANY($1::text[])"
