@@ -57,6 +57,10 @@ FIELD_READERS: dict[str, frozenset[str]] = {
 }
 # Fields that are casualties' personal data: reading them is counted per key.
 PERSONAL_DATA_FIELDS = frozenset({"Casualty.fullName", "Casualty.notes"})
+# Fields that copy a casualty's columns (an audit entry's before/after): reading one that holds
+# any of these columns is a read of that casualty's personal data, and counted as one.
+PERSONAL_DATA_CARRIERS = frozenset({"AuditEntry.before", "AuditEntry.after"})
+PERSONAL_DATA_COLUMNS = frozenset({"full_name", "notes"})
 # Who may write records; managing keys is the CLI's (the server's operator).
 WRITERS = EDITOR_UP
 

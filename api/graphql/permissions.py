@@ -6,8 +6,8 @@ caller's role may not read raises FORBIDDEN (the field is null; on a non-null fi
 the nearest nullable parent), and every mutation needs a writer role, checked before its resolver
 runs, so a refused mutation changes nothing. Fields every role may read keep their resolvers
 untouched, so the check costs nothing where it has nothing to say. Reads of casualties' personal
-data are collected per request; count_personal_data_reads() adds them to the key's counter in one
-statement.
+data are collected per request, whether through Casualty's own fields or an audit entry's copy of
+a casualty; count_personal_data_reads() adds them to the key's counter in one statement.
 """
 
 from __future__ import annotations
@@ -28,7 +28,14 @@ from graphql import (
     get_named_type,
 )
 
-from api.auth import FIELD_READERS, PERSONAL_DATA_FIELDS, TYPE_READERS, WRITERS
+from api.auth import (
+    FIELD_READERS,
+    PERSONAL_DATA_CARRIERS,
+    PERSONAL_DATA_COLUMNS,
+    PERSONAL_DATA_FIELDS,
+    TYPE_READERS,
+    WRITERS,
+)
 from api.errors import Forbidden
 from api.graphql.context import Context
 from db.queries import keys as key_sql
@@ -65,34 +72,51 @@ def _refusal(role: str, parent: str, field: str) -> str:
     return f"the {role} role may not read {parent}.{field}"
 
 
+def _audited_casualty(root: Any, value: Any) -> object | None:
+    """The casualty whose personal data an audit entry's before/after shows, if it shows any."""
+    if getattr(root, "entity", None) != "Casualty" or not isinstance(value, dict):
+        return None
+    if PERSONAL_DATA_COLUMNS.isdisjoint(value):
+        return None
+    # The same key as Casualty.id's: one casualty read twice in a request counts once.
+    return str(getattr(root, "entity_id", None))
+
+
 def _guard(
-    resolve: Callable[..., Any], roles: frozenset[str], parent: str, name: str
+    resolve: Callable[..., Any], roles: frozenset[str] | None, parent: str, name: str
 ) -> Callable[..., Any]:
     personal = f"{parent}.{name}" in PERSONAL_DATA_FIELDS
+    carrier = f"{parent}.{name}" in PERSONAL_DATA_CARRIERS
 
     def guarded(root: Any, info: GraphQLResolveInfo[Context], **kwargs: Any) -> Any:
         context: Context = info.context
-        if context.role not in roles:
+        if roles is not None and context.role not in roles:
             raise Forbidden(_refusal(context.role, parent, name))
         if personal:
             context.personal_data_read.add(getattr(root, "id", None))
-        return resolve(root, info, **kwargs)
+        value = resolve(root, info, **kwargs)
+        if carrier:
+            casualty = _audited_casualty(root, value)
+            if casualty is not None:
+                context.personal_data_read.add(casualty)
+        return value
 
     return guarded
 
 
 def guard_schema(schema: GraphQLSchema) -> None:
-    """Put the role check in front of every field that not every role may use."""
+    """Put the role check in front of every field that not every role may use, and the count
+    in front of every field that may show personal data."""
     for type_ in schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
             continue
         for name, field in type_.fields.items():
             roles = allowed_roles(type_.name, name, field.type)
-            if roles is not None:
+            if roles is not None or f"{type_.name}.{name}" in PERSONAL_DATA_CARRIERS:
                 _wrap(field, roles, type_.name, name)
 
 
-def _wrap(field: GraphQLField, roles: frozenset[str], parent: str, name: str) -> None:
+def _wrap(field: GraphQLField, roles: frozenset[str] | None, parent: str, name: str) -> None:
     field.resolve = _guard(field.resolve or default_field_resolver, roles, parent, name)
 
 
