@@ -119,14 +119,13 @@ class GraphQLApp(GraphQL[Context, None]):
         """Serve a WebSocket that its key (or address) may still open, registered while open."""
         state = scope.setdefault("state", {})
         caller: Caller = state.get("caller") or ANONYMOUS
-        token = bearer_token(Headers(scope=scope).get("authorization"))
+        key_hash = None
+        if caller.key_id is not None:  # api/auth.py found the key: its header is well formed
+            token = bearer_token(Headers(scope=scope).get("authorization"))
+            key_hash = hash_secret(token) if token is not None else None
         client = scope.get("client")
         try:
-            socket = self.sockets.admit(
-                caller,
-                client[0] if client else "unknown",
-                hash_secret(token) if token is not None else None,
-            )
+            socket = self.sockets.admit(caller, client[0] if client else "unknown", key_hash)
         except TooManySockets as exc:
             await refuse_handshake(scope, send, exc)
             return
