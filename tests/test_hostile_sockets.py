@@ -404,3 +404,26 @@ async def test_personal_data_read_through_the_audit_log_is_counted(
         await reads_become(db, "auditor", 6)
     finally:
         await ws.close()
+
+
+async def test_each_operation_of_a_socket_reads_the_records_as_they_are_then(
+    server: str, db: asyncpg.Connection[asyncpg.Record]
+) -> None:
+    """Nested fields come from the operation's own loaders, never from an earlier one's."""
+    incident = await incident_with_casualties(db, "FRESH")
+    ws = await open_socket(server)
+    query = "query { incidents(first: 5) { nodes { casualties { outcome } } } }"
+    try:
+        outcomes = []
+        for run in (1, 2):
+            await subscribe(ws, f"q{run}", query)
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            (node,) = answer["payload"]["data"]["incidents"]["nodes"]
+            outcomes.append(sorted(c["outcome"] for c in node["casualties"]))
+            await asyncio.wait_for(ws.recv(), 5)  # complete
+            await db.execute(
+                "UPDATE casualties SET outcome = 'KILLED' WHERE incident_id = $1", incident
+            )
+        assert outcomes == [["INJURED", "INJURED", "KILLED"], ["KILLED", "KILLED", "KILLED"]]
+    finally:
+        await ws.close()
