@@ -14,7 +14,7 @@ from typing import Any, cast
 import asyncpg
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -25,7 +25,7 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from api.auth import ANONYMOUS, Caller
 from api.graphql.compiled import CompiledReads
 from api.graphql.context import Context
-from api.graphql.errors import format_error
+from api.graphql.errors import format_error, with_request_id
 from api.graphql.limits import QueryLimits
 from api.graphql.permissions import count_personal_data_reads
 from api.graphql.response_cache import (
@@ -36,7 +36,9 @@ from api.graphql.response_cache import (
     read_only_operation,
 )
 from api.graphql.schema import MarSchema
+from api.headers import API_POLICY, CSP, ide_policy
 from api.requests import current_request_id, new_request_id
+from api.rest.problems import http_problem
 from api.settings import Settings
 from db.pool import CONNECTION_ERRORS, PoolExhausted
 
@@ -85,6 +87,8 @@ class GraphQLApp(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.settings = settings
+        # GraphiQL's page loads its scripts and styles from a CDN: its policy allows exactly those.
+        self.ide_policy = ide_policy(self.graphql_ide_html) if settings.graphiql else API_POLICY
         self.response_cache = ResponseCache() if settings.response_cache else None
         self.compiled = (
             CompiledReads(schema, QueryLimits.from_settings(settings), settings.max_page_size)
@@ -93,7 +97,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (self.response_cache is None and self.compiled is None):
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
@@ -166,7 +170,12 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             return await self.run(request)
         except HTTPException as exc:
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+            # Strawberry's refusals (a body that is not JSON, a wrong method or media type): a
+            # problem document with the request id, as every REST error is.
+            return http_problem(exc.status_code, exc.reason)
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # noqa: ARG002
+        return HTMLResponse(self.graphql_ide_html, headers={CSP: self.ide_policy})
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -195,7 +204,8 @@ class GraphQLApp(GraphQL[Context, None]):
         # them their code here (format_error leaves an already coded error as it is).
         if result.errors:
             result.errors = [
-                e if (e.extensions or {}).get("code") else format_error(e) for e in result.errors
+                with_request_id(e) if (e.extensions or {}).get("code") else format_error(e)
+                for e in result.errors
             ]
             # The outcome of the access log (api/middleware.py).
             request.state.graphql_codes = sorted(
