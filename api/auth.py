@@ -208,7 +208,9 @@ class AuthMiddleware:
         headers = Headers(scope=scope)
         header = headers.get("authorization")
         address = f"addr:{client_address(scope)}"
-        if header is not None and self.failures is not None:
+        # Only requests that present a key are key checks (and limited as such).
+        presents_key = bool(header and header.strip())
+        if presents_key and self.failures is not None:
             wait = self.failures.wait(address)
             if wait > 0:
                 retry_after = max(1, math.ceil(wait))
@@ -222,7 +224,7 @@ class AuthMiddleware:
         try:
             caller = await authenticate(scope["app"].state.db, header, self.anonymous_access)
         except Unauthenticated as exc:
-            if header is not None and self.failures is not None:
+            if presents_key and self.failures is not None:
                 self.failures.take(address)
             await _refuse(scope, send, 401, "UNAUTHENTICATED", exc.message)
             return
