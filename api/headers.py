@@ -78,9 +78,10 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "'self'"
 
 
-def ide_policy(page: str) -> str:
+def ide_policy(page: str, websocket_origin: str) -> str:
     """The policy of the GraphiQL page: the script and style origins its HTML names, its inline
-    scripts by hash, and requests back to this service (HTTP and WebSocket) only.
+    scripts by hash, and requests back to this service only (HTTP, and WebSocket at
+    `websocket_origin`: not every browser counts ws: under 'self').
 
     Its components add <style> elements at run time, so its styles cannot be held to hashes.
     """
@@ -95,7 +96,7 @@ def ide_policy(page: str) -> str:
             "style-src " + " ".join([*styles, "'unsafe-inline'"]),
             "font-src " + " ".join([*styles, "data:"]),
             "img-src data:",
-            "connect-src 'self'",
+            f"connect-src 'self' {websocket_origin}",
             *_PAGE_TAIL,
         )
     )

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.settings import Settings
+from api.settings import Settings, SettingsError
 from db.pool import Connection, SingleConnectionSource
 from tests.helpers import TEST_HOSTS, make_key, serving
 from tests.test_errors import BrokenSource
@@ -165,7 +165,8 @@ async def test_graphiql_may_load_exactly_what_its_page_names(client: httpx.Async
     )
     assert "'unsafe-inline'" not in policy["script-src"]
     assert "'unsafe-eval'" not in policy["script-src"]
-    assert policy["connect-src"] == ["'self'"] and policy["default-src"] == ["'none'"]
+    assert policy["connect-src"] == ["'self'", "ws://mar.test"]
+    assert policy["default-src"] == ["'none'"]
 
 
 # --- request ids -----------------------------------------------------------------------------
@@ -338,6 +339,24 @@ async def test_forwarded_for_counts_only_from_a_trusted_proxy(conn: Connection) 
             assert (await proxy.get("/ogc", headers=forwarded)).status_code == 200
         same = {"X-Forwarded-For": "1.1.1.1, 192.0.2.200"}
         assert [(await proxy.get("/ogc", headers=same)).status_code for _ in range(3)][-1] == 429
+
+
+async def test_forwarded_proto_counts_only_from_a_trusted_proxy(conn: Connection) -> None:
+    app = configured(conn, MAR_TRUSTED_PROXIES="10.0.0.0/8")
+    https = {"X-Forwarded-Proto": "https"}
+    async with app_client(app, address="10.1.2.3") as proxy:
+        behind = (await proxy.get("/tiles/zones.json", headers=https)).json()
+    async with app_client(app, address="198.51.100.1") as stranger:
+        forged = (await stranger.get("/tiles/zones.json", headers=https)).json()
+    assert behind["tiles"][0].startswith("https://mar.test/tiles/zones/")
+    assert forged["tiles"][0].startswith("http://mar.test/tiles/zones/")
+
+
+def test_trusted_proxies_must_be_addresses_or_networks() -> None:
+    parsed = Settings.from_env({"MAR_TRUSTED_PROXIES": "10.0.0.1, 10.1.2.3/8 ,::1"})
+    assert parsed.trusted_proxies == ("10.0.0.1/32", "10.0.0.0/8", "::1/128")
+    with pytest.raises(SettingsError, match="MAR_TRUSTED_PROXIES"):
+        Settings.from_env({"MAR_TRUSTED_PROXIES": "proxy.example.org"})
 
 
 async def test_rotating_forwarded_for_from_loopback_does_not_reset_the_limit(

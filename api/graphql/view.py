@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import asyncpg
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -36,7 +37,8 @@ from api.graphql.response_cache import (
     read_only_operation,
 )
 from api.graphql.schema import MarSchema
-from api.headers import API_POLICY, CSP, ide_policy
+from api.headers import CSP, ide_policy
+from api.hosts import public_base
 from api.requests import current_request_id, new_request_id
 from api.rest.problems import http_problem
 from api.settings import Settings
@@ -87,8 +89,6 @@ class GraphQLApp(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.settings = settings
-        # GraphiQL's page loads its scripts and styles from a CDN: its policy allows exactly those.
-        self.ide_policy = ide_policy(self.graphql_ide_html) if settings.graphiql else API_POLICY
         self.response_cache = ResponseCache() if settings.response_cache else None
         self.compiled = (
             CompiledReads(schema, QueryLimits.from_settings(settings), settings.max_page_size)
@@ -174,8 +174,13 @@ class GraphQLApp(GraphQL[Context, None]):
             # problem document with the request id, as every REST error is.
             return http_problem(exc.status_code, exc.reason)
 
-    async def render_graphql_ide(self, request: Request) -> Response:  # noqa: ARG002
-        return HTMLResponse(self.graphql_ide_html, headers={CSP: self.ide_policy})
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # GraphiQL's page loads its scripts and styles from a CDN: its policy allows exactly
+        # those, and subscriptions over a WebSocket to this service (the Host is an allowed one).
+        base = urlsplit(public_base(request))
+        websocket = f"{'wss' if base.scheme == 'https' else 'ws'}://{base.netloc}"
+        policy = ide_policy(self.graphql_ide_html, websocket)
+        return HTMLResponse(self.graphql_ide_html, headers={CSP: policy})
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
