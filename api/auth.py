@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import Forbidden, Unauthenticated, from_database_failure
-from api.ratelimit import TokenBuckets, client_address
+from api.ratelimit import TokenBuckets, address_bucket
 from api.requests import current_request_id
 from db.pool import CONNECTION_ERRORS, ConnectionSource
 from db.queries import keys as key_sql
@@ -207,7 +207,7 @@ class AuthMiddleware:
             return
         headers = Headers(scope=scope)
         header = headers.get("authorization")
-        address = f"addr:{client_address(scope)}"
+        address = address_bucket(scope)
         # Only requests that present a key are key checks (and limited as such).
         presents_key = bool(header and header.strip())
         if presents_key and self.failures is not None:

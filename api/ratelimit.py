@@ -16,6 +16,7 @@ the bucket is then the client's address.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections.abc import Callable
@@ -103,12 +104,27 @@ def client_address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
+def address_bucket(scope: Scope) -> str:
+    """The bucket of a client's address: the address itself, its /64 for IPv6 (one host is
+    usually given a whole /64, and must not get a fresh budget from each of its addresses)."""
+    address = client_address(scope)
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return f"addr:{address}"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return f"addr:{parsed.ipv4_mapped}"
+        return f"addr:{ipaddress.ip_network(f'{parsed}/64', strict=False)}"
+    return f"addr:{parsed}"
+
+
 def bucket_key(scope: Scope) -> str:
     """The key name of the request, else its client's address."""
     name = (scope.get("state") or {}).get("key_name")
     if name:
         return f"key:{name}"
-    return f"addr:{client_address(scope)}"
+    return address_bucket(scope)
 
 
 class RateLimitMiddleware:

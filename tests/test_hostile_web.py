@@ -315,6 +315,17 @@ async def test_failed_key_checks_are_limited_per_address(conn: Connection) -> No
         assert (await other.post("/graphql", json=QUERY, headers=_bearer(good))).status_code == 200
 
 
+async def test_key_guesses_from_one_ipv6_network_share_a_budget(conn: Connection) -> None:
+    """A host usually holds a whole /64: fresh addresses from it are no fresh budget."""
+    app = configured(conn, MAR_AUTH_FAILURES_PER_MINUTE="2")
+    codes = []
+    for address in ("2001:db8::1", "2001:db8::2", "2001:db8::ffff:3", "2001:db8:0:1::1"):
+        async with app_client(app, address=address) as http:
+            guess = _bearer(f"mar_{'B' * 43}")
+            codes.append((await http.post("/graphql", json=QUERY, headers=guess)).status_code)
+    assert codes == [401, 401, 429, 401]
+
+
 def _bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
