@@ -1,4 +1,5 @@
-"""Per-key rate limit: a token bucket for every API key (for every client address when anonymous).
+"""Per-key rate limit: a token bucket for every API key (for every client address when anonymous;
+an IPv6 client's /64).
 
 A bucket holds up to `burst` tokens and gains `rate` tokens a second; each request takes one. An
 empty bucket answers RATE_LIMITED with HTTP 429 and `Retry-After` (whole seconds until a token is
