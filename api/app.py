@@ -12,14 +12,18 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from api.auth import AuthMiddleware
+from api.edge import EdgeApp
 from api.errors import ApiError
 from api.graphql.limits import QueryLimits
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLApp
+from api.headers import SecurityHeadersMiddleware
+from api.hosts import AllowedHostsMiddleware
 from api.idempotency import IdempotentGraphQL
 from api.live import Live
 from api.metrics import Metrics, metrics_endpoint
 from api.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, cors
+from api.proxies import TrustedProxyMiddleware
 from api.ratelimit import RateLimitMiddleware
 from api.requests import RequestIdMiddleware
 from api.rest import exports, health, home, imports, ogc, openapi, problems, tiles
@@ -29,7 +33,7 @@ from db.pool import ConnectionSource, PoolSource, create_pool
 log = logging.getLogger("mar.app")
 
 
-def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Starlette:
+def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> EdgeApp:
     """Build the application; with `db` given, use it instead of opening a pool (tests)."""
 
     @asynccontextmanager
@@ -58,7 +62,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
     )
     graphql = GraphQLApp(schema, settings)
     metrics = Metrics()
-    app = Starlette(
+    app = EdgeApp(
         routes=[
             Route("/", home.home, methods=["GET"]),
             Route("/healthz", health.healthz, methods=["GET"]),
@@ -74,12 +78,22 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
             Route("/tiles/{layer}.json", tiles.tilejson, methods=["GET"]),
             Route("/tiles/{layer}/{z}/{x}/{y}.pbf", tiles.tile, methods=["GET"]),
         ],
-        middleware=[
+        # Around the error handler, so that its 500s get them too (api/edge.py).
+        edge=[
+            Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies),
             Middleware(RequestIdMiddleware),
             Middleware(AccessLogMiddleware, metrics=metrics),
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(AllowedHostsMiddleware, allowed=settings.allowed_hosts),
+        ],
+        middleware=[
             *cors(settings.cors_origins),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(AuthMiddleware, anonymous_access=settings.anonymous_access),
+            Middleware(
+                AuthMiddleware,
+                anonymous_access=settings.anonymous_access,
+                failures_per_minute=settings.auth_failures_per_minute,
+            ),
             # After authentication: its buckets are keyed by request.state.key_name (None when
             # anonymous: then by the client's address).
             Middleware(

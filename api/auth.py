@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import Forbidden, Unauthenticated, from_database_failure
+from api.ratelimit import TokenBuckets, address_bucket
 from api.requests import current_request_id
 from db.pool import CONNECTION_ERRORS, ConnectionSource
 from db.queries import keys as key_sql
@@ -184,22 +186,50 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 class AuthMiddleware:
-    """Resolve every request's key to a caller (scope state `caller`, and current_caller())."""
+    """Resolve every request's key to a caller (scope state `caller`, and current_caller()).
 
-    def __init__(self, app: ASGIApp, *, anonymous_access: bool) -> None:
+    Failed key checks are counted per client address: over `failures_per_minute` (a token bucket
+    of that size, refilled over a minute), the address's requests that carry a key are refused
+    with RATE_LIMITED before their key is looked at, so guessing keys costs no database work and
+    a good key cannot be told from a bad one. Requests without a key pass as before.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, anonymous_access: bool, failures_per_minute: int = 0
+    ) -> None:
         self.app = app
         self.anonymous_access = anonymous_access
+        self.failures = (
+            TokenBuckets(failures_per_minute / 60.0, failures_per_minute)
+            if failures_per_minute > 0
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        header = headers.get("authorization")
+        address = address_bucket(scope)
+        # Only requests that present a key are key checks (and limited as such).
+        presents_key = bool(header and header.strip())
+        if presents_key and self.failures is not None:
+            wait = self.failures.wait(address)
+            if wait > 0:
+                retry_after = max(1, math.ceil(wait))
+                message = (
+                    f"Too many failed key checks from this address: at most "
+                    f"{self.failures.burst:g} a minute; try again in {retry_after} s"
+                )
+                extra = [(b"retry-after", str(retry_after).encode())]
+                await _refuse(scope, send, 429, "RATE_LIMITED", message, extra)
+                return
         try:
-            caller = await authenticate(
-                scope["app"].state.db, headers.get("authorization"), self.anonymous_access
-            )
+            caller = await authenticate(scope["app"].state.db, header, self.anonymous_access)
         except Unauthenticated as exc:
+            if presents_key and self.failures is not None:
+                self.failures.take(address)
             await _refuse(scope, send, 401, "UNAUTHENTICATED", exc.message)
             return
         except CONNECTION_ERRORS as exc:
@@ -226,15 +256,24 @@ class AuthMiddleware:
             caller_var.reset(token)
 
 
-async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+async def _refuse(
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     """Answer a refused request in the shape its endpoint speaks (GraphQL or problem+json).
 
     A WebSocket handshake gets the same HTTP answer when the server can send one (the ASGI
-    "websocket.http.response" extension, which uvicorn has), else it is closed with 4401 / 1011.
+    "websocket.http.response" extension, which uvicorn has), else it is closed with 4401 / 4429
+    / 1011.
     """
     websocket = scope["type"] == "websocket"
     if websocket and "websocket.http.response" not in scope.get("extensions", {}):
-        await send({"type": "websocket.close", "code": 4401 if status == 401 else 1011})
+        close_code = {401: 4401, 429: 4429}.get(status, 1011)
+        await send({"type": "websocket.close", "code": close_code})
         return
     request_id = current_request_id()
     if scope["path"].rstrip("/") == "/graphql":
@@ -244,11 +283,10 @@ async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str
             if "application/graphql-response+json" in accept
             else "application/json"
         )
-        extensions: dict[str, object] = {"code": code}
+        extensions: dict[str, object] = {"code": code, "requestId": request_id}
         body: dict[str, object] = {"errors": [{"message": message, "extensions": extensions}]}
         if code == "INTERNAL_SERVER_ERROR":
             # A failure of the service, not of the request: shaped like an execution error.
-            extensions["requestId"] = request_id
             body = {"data": None, **body}
     else:
         media_type = "application/problem+json"
@@ -260,7 +298,7 @@ async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str
             "code": code,
             "requestId": request_id,
         }
-    headers = [(b"content-type", f"{media_type}; charset=utf-8".encode())]
+    headers = [(b"content-type", f"{media_type}; charset=utf-8".encode()), *(extra_headers or [])]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="mar"'))
     prefix = "websocket.http" if websocket else "http"

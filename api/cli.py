@@ -33,7 +33,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-* are read by the app, from MAR_TRUSTED_PROXIES only (api/proxies.py).
+        proxy_headers=False,
     )
     return 0
 

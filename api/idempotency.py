@@ -24,6 +24,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Caller
+from api.requests import current_request_id
 from db.pool import Connection, SingleConnectionSource
 from db.queries import idempotency as idempotency_sql
 
@@ -117,7 +118,8 @@ async def _answer(
 
 
 def _error(code: str, message: str, **extensions: Any) -> dict[str, Any]:
-    return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    coded = {"code": code, **extensions, "requestId": current_request_id()}
+    return {"errors": [{"message": message, "extensions": coded}]}
 
 
 class IdempotentGraphQL:

@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from api.requests import current_request_id
+from api.requests import request_ids_var
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"color_message", "message", "asctime"}
 
@@ -22,9 +22,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = current_request_id()
-        if request_id:
-            entry["request_id"] = request_id
+        ids = request_ids_var.get()
+        if ids is not None:
+            # The id the client saw, and the server's own (the audit log's): both searchable.
+            entry["request_id"] = ids.shown
+            entry["server_request_id"] = ids.server
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in entry:
                 entry[key] = value

@@ -79,6 +79,7 @@ class AccessLogMiddleware:
             duration_ms,
             extra={
                 "request_id": state.get("request_id"),
+                "server_request_id": state.get("server_request_id"),
                 "key_name": state.get("key_name"),
                 "operation": state.get("graphql_operation"),
                 "method": scope.get("method"),

@@ -1,4 +1,5 @@
-"""Per-key rate limit: a token bucket for every API key (for every client address when anonymous).
+"""Per-key rate limit: a token bucket for every API key (for every client address when anonymous;
+an IPv6 client's /64).
 
 A bucket holds up to `burst` tokens and gains `rate` tokens a second; each request takes one. An
 empty bucket answers RATE_LIMITED with HTTP 429 and `Retry-After` (whole seconds until a token is
@@ -16,6 +17,7 @@ the bucket is then the client's address.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.requests import current_request_id
 from api.rest.problems import problem
 
 # Probes and metrics are never limited: an orchestrator must always reach them.
@@ -56,6 +59,15 @@ class TokenBuckets:
         self.max_buckets = max_buckets
         self._buckets: dict[str, _Bucket] = {}
 
+    def wait(self, key: str) -> float:
+        """Seconds until `key`'s bucket holds a token (0.0: it holds one now); spends nothing."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        elapsed = max(0.0, self.clock() - bucket.updated)
+        tokens = min(self.burst, bucket.tokens + elapsed * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def take(self, key: str) -> float:
         """Spend one token of `key`'s bucket: 0.0 when allowed, else seconds until one is back."""
         now = self.clock()
@@ -87,13 +99,33 @@ class TokenBuckets:
         return len(self._buckets)
 
 
+def client_address(scope: Scope) -> str:
+    """The client's address (behind a trusted proxy, the one it forwarded: api/proxies.py)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def address_bucket(scope: Scope) -> str:
+    """The bucket of a client's address: the address itself, its /64 for IPv6 (one host is
+    usually given a whole /64, and must not get a fresh budget from each of its addresses)."""
+    address = client_address(scope)
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return f"addr:{address}"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return f"addr:{parsed.ipv4_mapped}"
+        return f"addr:{ipaddress.ip_network(f'{parsed}/64', strict=False)}"
+    return f"addr:{parsed}"
+
+
 def bucket_key(scope: Scope) -> str:
     """The key name of the request, else its client's address."""
     name = (scope.get("state") or {}).get("key_name")
     if name:
         return f"key:{name}"
-    client = scope.get("client")
-    return f"addr:{client[0] if client else 'unknown'}"
+    return address_bucket(scope)
 
 
 class RateLimitMiddleware:
@@ -123,7 +155,8 @@ class RateLimitMiddleware:
         )
         headers = {"Retry-After": str(retry_after)}
         if scope.get("path") == GRAPHQL_PATH:
-            body = {"errors": [{"message": message, "extensions": {"code": "RATE_LIMITED"}}]}
+            extensions = {"code": "RATE_LIMITED", "requestId": current_request_id()}
+            body = {"errors": [{"message": message, "extensions": extensions}]}
             response: Response = JSONResponse(
                 body, status_code=429, media_type=_graphql_media_type(scope), headers=headers
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -11,6 +12,11 @@ from pathlib import Path
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+_PUBLIC_URL = re.compile(
+    r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[^?#\s]*)?$"
+)
+_HOST_NAME = re.compile(r"^(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|[0-9A-Fa-f:.]+)$")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class SettingsError(ValueError):
@@ -51,6 +57,52 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
                 f"{name} must list origins like https://maps.example.org, not {origin!r}"
             )
     return origins
+
+
+def _public_url(env: Mapping[str, str], name: str) -> str:
+    """The service's address as its clients reach it (`https://host[:port][/path]`), or ""."""
+    raw = (env.get(name) or "").strip().rstrip("/")
+    if raw and not _PUBLIC_URL.match(raw):
+        raise SettingsError(f"{name} must be a URL like https://records.example.org, not {raw!r}")
+    return raw
+
+
+def url_host(url: str) -> str:
+    """The host name of an http(s) URL, lower case, an IPv6 address without its brackets."""
+    authority = url.split("://", 1)[1].split("/", 1)[0]
+    if authority.startswith("["):
+        return authority[1 : authority.index("]")].lower()
+    return authority.rsplit(":", 1)[0].lower() if ":" in authority else authority.lower()
+
+
+def _allowed_hosts(env: Mapping[str, str], name: str, public_url: str) -> tuple[str, ...]:
+    """Host names the service answers for: the list given (`*`: any; `.example.org`: it and its
+    subdomains), else the loopback names and the host of the public URL."""
+    raw = env.get(name) or ""
+    hosts = tuple(part.strip().lower().strip("[]") for part in raw.split(",") if part.strip())
+    for host in hosts:
+        if not _HOST_NAME.match(host):
+            raise SettingsError(
+                f"{name} must list host names like records.example.org, not {host!r}"
+            )
+    if hosts:
+        return hosts
+    extra = (url_host(public_url),) if public_url else ()
+    return tuple(dict.fromkeys(LOOPBACK_HOSTS + extra))
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of IP addresses or networks (CIDR), in their normal form."""
+    raw = env.get(name) or ""
+    networks = []
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{name} must list addresses or networks like 10.0.0.0/8, not {part!r}"
+            ) from None
+    return tuple(networks)
 
 
 def _default_alembic_ini() -> Path:
@@ -96,6 +148,13 @@ class Settings:
     # Open WebSockets (WS /graphql) a key may hold, and an address may hold without a key.
     ws_max_per_key: int = 50
     ws_max_per_address: int = 10
+    # Web and proxy hygiene (api/edge.py): links come from public_url when set; other Host
+    # headers than allowed_hosts are refused; X-Forwarded-* count only from trusted_proxies;
+    # failed key checks an address may make a minute before its keyed requests are refused.
+    public_url: str = ""
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    trusted_proxies: tuple[str, ...] = ()
+    auth_failures_per_minute: int = 20  # 0 = no limit
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -136,6 +195,12 @@ class Settings:
             alembic_ini=Path(ini) if ini else _default_alembic_ini(),
             ws_max_per_key=_int(env, "MAR_WS_MAX_PER_KEY", 50, 1, 1_000_000),
             ws_max_per_address=_int(env, "MAR_WS_MAX_PER_ADDRESS", 10, 1, 1_000_000),
+            public_url=_public_url(env, "MAR_PUBLIC_URL"),
+            allowed_hosts=_allowed_hosts(
+                env, "MAR_ALLOWED_HOSTS", _public_url(env, "MAR_PUBLIC_URL")
+            ),
+            trusted_proxies=_networks(env, "MAR_TRUSTED_PROXIES"),
+            auth_failures_per_minute=_int(env, "MAR_AUTH_FAILURES_PER_MINUTE", 20, 0, 1_000_000),
         )
 
     def require_database_url(self) -> str:

@@ -24,7 +24,7 @@ from api.migrations import upgrade
 from api.settings import Settings
 from db.pool import SingleConnectionSource, connect
 from db.queries import keys as key_sql
-from tests.helpers import GraphQLClient, make_key
+from tests.helpers import TEST_HOSTS, GraphQLClient, make_key
 
 DEFAULT_URL = "postgresql://mar:mar@127.0.0.1:54329/mar"
 
@@ -68,7 +68,10 @@ def settings() -> Settings:
     No response cache: it is exact only across commits, and these tests never commit (each runs
     in a transaction rolled back at its end). tests/test_response_cache.py commits and tests it.
     """
-    return Settings.from_env({"MAR_LOG_JSON": "false", "MAR_RESPONSE_CACHE": "false"})
+    return Settings.from_env(
+        # The hosts the in-process clients call (httpx's and schemathesis's base URLs).
+        {"MAR_LOG_JSON": "false", "MAR_RESPONSE_CACHE": "false", **TEST_HOSTS}
+    )
 
 
 @pytest.fixture(scope="session")

@@ -113,3 +113,8 @@ def metric_samples(text: str) -> Samples:
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
+
+
+# The Host names of the in-process test clients (httpx's and schemathesis's base URLs): settings
+# of a test app allow them (MAR_ALLOWED_HOSTS).
+TEST_HOSTS = {"MAR_ALLOWED_HOSTS": "mar.test,testserver"}

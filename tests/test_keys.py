@@ -17,7 +17,7 @@ from api.cli import main
 from api.settings import Settings
 from db.pool import Connection as Conn
 from db.pool import PoolSource, SingleConnectionSource, create_pool
-from tests.helpers import GraphQLClient, make_key
+from tests.helpers import TEST_HOSTS, GraphQLClient, make_key
 
 QUERY = {"query": "{ zones { totalCount } }"}
 
@@ -124,7 +124,9 @@ async def test_a_revoked_key_is_401(client: httpx.AsyncClient, conn: Conn) -> No
 @pytest.fixture
 async def closed_client(settings: Settings, conn: Conn) -> AsyncIterator[httpx.AsyncClient]:
     """An app with anonymous access turned off."""
-    closed = Settings.from_env({"MAR_LOG_JSON": "false", "MAR_ANONYMOUS_ACCESS": "false"})
+    closed = Settings.from_env(
+        {"MAR_LOG_JSON": "false", "MAR_ANONYMOUS_ACCESS": "false", **TEST_HOSTS}
+    )
     app = create_app(closed, db=SingleConnectionSource(conn))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mar.test") as http:

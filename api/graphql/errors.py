@@ -19,6 +19,7 @@ log = logging.getLogger("mar.graphql")
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    # Every error a client gets names its request, as the X-Request-ID header does.
     return GraphQLError(
         message,
         nodes=error.nodes,
@@ -26,8 +27,15 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> G
         positions=error.positions,
         path=error.path,
         original_error=None,
-        extensions=extensions,
+        extensions={**extensions, "requestId": current_request_id()},
     )
+
+
+def with_request_id(error: GraphQLError) -> GraphQLError:
+    """Return the (already coded) error carrying the id of the request being served."""
+    if (error.extensions or {}).get("requestId") == current_request_id():
+        return error
+    return _with(error, error.message, dict(error.extensions or {}))
 
 
 def format_error(error: GraphQLError) -> GraphQLError:
@@ -60,11 +68,7 @@ def format_error(error: GraphQLError) -> GraphQLError:
             exc_info=(type(original), original, original.__traceback__),
         )
         message = "Internal server error"
-    return _with(
-        error,
-        f"{message} (request id {request_id})",
-        {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-    )
+    return _with(error, f"{message} (request id {request_id})", {"code": "INTERNAL_SERVER_ERROR"})
 
 
 class ErrorCodes(SchemaExtension):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import asyncpg
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -26,7 +27,7 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from api.auth import ANONYMOUS, Caller, bearer_token, hash_secret
 from api.graphql.compiled import CompiledReads
 from api.graphql.context import Context
-from api.graphql.errors import format_error
+from api.graphql.errors import format_error, with_request_id
 from api.graphql.limits import QueryLimits
 from api.graphql.permissions import count_personal_data_reads
 from api.graphql.response_cache import (
@@ -38,7 +39,11 @@ from api.graphql.response_cache import (
 )
 from api.graphql.schema import MarSchema
 from api.graphql.websocket import KeyedTransportWS
+from api.headers import CSP, ide_policy
+from api.hosts import public_base
+from api.ratelimit import address_bucket
 from api.requests import current_request_id, new_request_id
+from api.rest.problems import http_problem
 from api.settings import Settings
 from api.sockets import Sockets, TooManySockets
 from db.pool import CONNECTION_ERRORS, PoolExhausted
@@ -105,7 +110,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if scope["type"] == "websocket":
             await self._socket(scope, receive, send)
             return
-        if scope["type"] != "http" or (self.response_cache is None and self.compiled is None):
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
@@ -123,9 +128,9 @@ class GraphQLApp(GraphQL[Context, None]):
         if caller.key_id is not None:  # api/auth.py found the key: its header is well formed
             token = bearer_token(Headers(scope=scope).get("authorization"))
             key_hash = hash_secret(token) if token is not None else None
-        client = scope.get("client")
         try:
-            socket = self.sockets.admit(caller, client[0] if client else "unknown", key_hash)
+            # The address as api/proxies.py resolved it (a trusted proxy's client, else the peer).
+            socket = self.sockets.admit(caller, address_bucket(scope), key_hash)
         except TooManySockets as exc:
             await refuse_handshake(scope, send, exc)
             return
@@ -198,7 +203,17 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             return await self.run(request)
         except HTTPException as exc:
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+            # Strawberry's refusals (a body that is not JSON, a wrong method or media type): a
+            # problem document with the request id, as every REST error is.
+            return http_problem(exc.status_code, exc.reason)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # GraphiQL's page loads its scripts and styles from a CDN: its policy allows exactly
+        # those, and subscriptions over a WebSocket to this service (the Host is an allowed one).
+        base = urlsplit(public_base(request))
+        websocket = f"{'wss' if base.scheme == 'https' else 'ws'}://{base.netloc}"
+        policy = ide_policy(self.graphql_ide_html, websocket)
+        return HTMLResponse(self.graphql_ide_html, headers={CSP: policy})
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -228,7 +243,8 @@ class GraphQLApp(GraphQL[Context, None]):
         # them their code here (format_error leaves an already coded error as it is).
         if result.errors:
             result.errors = [
-                e if (e.extensions or {}).get("code") else format_error(e) for e in result.errors
+                with_request_id(e) if (e.extensions or {}).get("code") else format_error(e)
+                for e in result.errors
             ]
             # The outcome of the access log (api/middleware.py).
             request.state.graphql_codes = sorted(

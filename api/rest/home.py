@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from api.headers import CSP, page_policy
 from api.rest.html import STYLE
 from db.queries import home as home_sql
 
@@ -24,7 +25,9 @@ HOME_STYLE = """
 .figures b{display:block;font-size:1.4rem}
 svg{border:1px solid #ccc;background:#fafafa;max-width:100%;height:auto}
 .key span{margin-right:1rem}
-"""
+""" + "".join(f".key .{s.lower()}{{color:{colour}}}" for s, colour in STATUS_COLOURS.items())
+# No script, nothing fetched: the page's one <style> block is all it may use.
+POLICY = page_policy(styles=[STYLE + HOME_STYLE])
 LINKS = (
     ("/graphql", "GraphiQL: the GraphQL API in the browser"),
     ("/ogc?f=html", "OGC API – Features: zones and incidents for QGIS, ArcGIS and GDAL"),
@@ -87,8 +90,8 @@ def _map(row: Any) -> str:
             " incidents.</p>"
         )
     key = "".join(
-        f'<span style="color:{colour}">■ {escape(status.replace("_", " ").lower())}</span>'
-        for status, colour in STATUS_COLOURS.items()
+        f'<span class="{status.lower()}">■ {escape(status.replace("_", " ").lower())}</span>'
+        for status in STATUS_COLOURS
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="900" height="{900 * height / width:.0f}" '
@@ -114,5 +117,6 @@ async def home(request: Request) -> HTMLResponse:
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Mine Action Records</title><style>{STYLE}{HOME_STYLE}</style></head>"
-        f"<body>{body}</body></html>"
+        f"<body>{body}</body></html>",
+        headers={CSP: POLICY},
     )

@@ -6,11 +6,15 @@ import json
 from html import escape
 from typing import Any
 
+from api.headers import page_policy
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
 table{border-collapse:collapse;font-size:.9rem}td,th{border:1px solid #ccc;padding:.2rem .4rem}
 th{background:#f2f2f2;text-align:left}nav a{margin-right:1rem}pre{background:#f7f7f7;padding:.5rem}
 """
+# The pages load nothing and run no script: only their one <style> block is allowed.
+POLICY = page_policy(styles=[STYLE])
 
 
 def page(title: str, body: dict[str, Any], base: str) -> str:

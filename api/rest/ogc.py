@@ -10,11 +10,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from api.errors import BadUserInput, FieldError, NotFoundError, Problems
+from api.headers import CSP
+from api.hosts import public_base, public_url
 from api.rest import filters, html
 from api.rest.ogc_queryables import queryables_schema
 from db.queries import ogc as sql
@@ -51,7 +54,7 @@ def _role(request: Request) -> str:
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ogc"
+    return public_base(request) + "/ogc"
 
 
 def wants_html(request: Request) -> bool:
@@ -67,8 +70,12 @@ def wants_html(request: Request) -> bool:
 
 def _answer(request: Request, body: dict[str, Any], media_type: str, title: str) -> Response:
     if wants_html(request):
-        return HTMLResponse(html.page(title, body, _base(request)))
+        return _html(html.page(title, body, _base(request)))
     return JSONResponse(body, media_type=media_type)
+
+
+def _html(page: str) -> HTMLResponse:
+    return HTMLResponse(page, headers={CSP: html.POLICY})
 
 
 def _link(href: str, rel: str, media_type: str, title: str) -> dict[str, str]:
@@ -78,7 +85,7 @@ def _link(href: str, rel: str, media_type: str, title: str) -> dict[str, str]:
 async def landing(request: Request) -> Response:
     """The landing page: what the API is and where its parts are."""
     base = _base(request)
-    root = str(request.base_url).rstrip("/")
+    root = public_base(request)
     body = {
         "title": "Mine Action Records – OGC API Features",
         "description": "Hazardous areas and incidents of mine action, for GIS clients.",
@@ -215,7 +222,7 @@ async def items(request: Request) -> Response:
     }
     if as_html:
         page = {**head, "features": json.loads(features)}
-        return HTMLResponse(html.page(TITLES[layer.name], page, _base(request)))
+        return _html(html.page(TITLES[layer.name], page, _base(request)))
     # The features stay the text PostgreSQL built; only the envelope is serialised here.
     envelope = json.dumps(head, separators=(",", ":"))
     body = f'{envelope[:-1]},"features":{features}}}'
@@ -225,7 +232,7 @@ async def items(request: Request) -> Response:
 def _page_links(
     request: Request, layer: Layer, limit: int, offset: int, returned: int, matched: int
 ) -> list[dict[str, str]]:
-    url = request.url
+    url = URL(public_url(request))
     links = [
         _link(str(url), "self", GEOJSON, "This page"),
         _link(str(url.include_query_params(f="html")), "alternate", "text/html", "As HTML"),
@@ -260,7 +267,7 @@ async def item(request: Request) -> Response:
     body: dict[str, Any] = json.loads(feature)
     body["links"] = links
     if as_html:
-        return HTMLResponse(html.page(code, body, _base(request)))
+        return _html(html.page(code, body, _base(request)))
     return JSONResponse(body, media_type=GEOJSON)
 
 

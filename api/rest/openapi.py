@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Match, Route
 
+from api.hosts import public_base
 from api.rest.ogc_queryables import queryables_schema
 from db.queries import ogc_layers as kinds
 from db.queries.ogc import LAYERS, Layer
@@ -494,5 +495,5 @@ def _scope(path: str, method: str) -> dict[str, Any]:
 
 async def openapi_json(request: Request) -> JSONResponse:
     """GET /openapi.json: the endpoints this server answers."""
-    server = str(request.base_url).rstrip("/")
+    server = public_base(request)
     return JSONResponse(document(server, request.app.routes), media_type=OPENAPI_JSON)

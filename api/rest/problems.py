@@ -52,8 +52,12 @@ async def api_error(_request: Request, exc: Exception) -> Response:
 async def http_error(_request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 and friends, in the same shape."""
     assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-    return problem(exc.status_code, code, str(exc.detail))
+    return http_problem(exc.status_code, str(exc.detail))
+
+
+def http_problem(status: int, detail: str) -> JSONResponse:
+    """A refusal known only by its HTTP status, as a problem document with our code."""
+    return problem(status, _HTTP_CODES.get(status, "HTTP_ERROR"), detail)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.errors import BadUserInput, FieldError, NotFoundError
+from api.hosts import public_base
 from db.queries import tiles as tile_sql
 from db.queries.tiles import TileLayer
 
@@ -85,7 +86,7 @@ async def tilejson(request: Request) -> JSONResponse:
     bounds = (
         WORLD if row["west"] is None else (row["west"], row["south"], row["east"], row["north"])
     )
-    base = str(request.base_url).rstrip("/")
+    base = public_base(request)
     return JSONResponse(
         {
             "tilejson": "3.0.0",

@@ -14,7 +14,7 @@ import asyncpg
 
 from api.auth import current_caller
 from api.errors import from_domain
-from api.requests import current_request_id
+from api.requests import server_request_id
 from db.errors import translate
 from db.pool import Connection
 from db.queries import audit as audit_sql
@@ -30,7 +30,8 @@ async def write_transaction(conn: Connection) -> AsyncIterator[Connection]:
     try:
         async with conn.transaction():
             if caller is not None:
-                await conn.execute(audit_sql.SET_ACTOR, caller.label, current_request_id() or "")
+                # The server's own id, never one a client chose (api/requests.py).
+                await conn.execute(audit_sql.SET_ACTOR, caller.label, server_request_id() or "")
             yield conn
     except asyncpg.PostgresError as exc:
         domain = translate(exc)
