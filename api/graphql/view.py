@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
@@ -93,7 +94,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (self.response_cache is None and self.compiled is None):
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
@@ -166,7 +167,9 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             return await self.run(request)
         except HTTPException as exc:
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+            # 405 says which method would do (RFC 9110): a mutation is only ever POSTed.
+            allow = {"Allow": "POST"} if exc.status_code == 405 else None
+            return PlainTextResponse(exc.reason, status_code=exc.status_code, headers=allow)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -218,6 +221,28 @@ class GraphQLApp(GraphQL[Context, None]):
         # Casualties' personal data read by this request: one statement for the key's counter.
         await count_personal_data_reads(context)
         return result
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            # GraphQL over HTTP: a mutation sent with GET is 405 Method Not Allowed (not 400),
+            # and it never runs.
+            if request_adapter.method == "GET" and isinstance(
+                exc.__cause__, InvalidOperationTypeError
+            ):
+                raise HTTPException(405, exc.reason) from exc.__cause__
+            raise
 
     def encode_json(self, data: object) -> str:
         # Text as it is (UTF-8), not \u escapes: as PostgreSQL writes it for compiled reads.
