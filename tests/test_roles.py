@@ -50,7 +50,8 @@ async def records(gql: GraphQLClient, conn: Conn) -> dict[str, str]:
     """One of every record (written as the default editor), and a key for every role."""
     task = await ongoing_task(gql, conn, "RL-T1")
     zone_id = task["zone"]["id"]
-    body = await gql(SUBMIT, report(task["id"]))
+    devices = [{"category": "AP_MINE", "quantity": 3, "disposal": "DESTROYED_IN_SITU"}]
+    body = await gql(SUBMIT, report(task["id"], devices=devices))
     assert "errors" not in body, body
     await record_release(gql, zone_id, method="CANCELLED", areaM2=10.0)
     incident = await record_incident(
@@ -331,13 +332,38 @@ async def test_nested_records_of_a_zone_by_role(
         assert body["data"]["zone"]["releases"] == [{"areaM2": 10.0}]
 
 
-async def test_public_reads_statistics(gql: GraphQLClient, records: dict[str, str]) -> None:
-    """Every statistics query of the schema answers the public role."""
+STATISTICS = """{
+  casualtyStatistics { total killed injured }
+  landReleaseStatistics { cancelledM2 releasedM2 }
+  deviceStatistics { total finds }
+}"""
+STATISTICS_ORACLE = """
+SELECT json_build_object(
+  'casualtyStatistics', (SELECT json_build_object('total', count(*),
+     'killed', count(*) FILTER (WHERE outcome = 'KILLED'),
+     'injured', count(*) FILTER (WHERE outcome = 'INJURED')) FROM casualties),
+  'landReleaseStatistics', (SELECT json_build_object(
+     'cancelledM2', coalesce(sum(area_m2) FILTER (WHERE method = 'CANCELLED'), 0)::float8,
+     'releasedM2', coalesce(sum(area_m2), 0)::float8) FROM land_releases),
+  'deviceStatistics', (SELECT json_build_object('total', coalesce(sum(quantity), 0),
+     'finds', count(*)) FROM device_finds))
+"""
+
+
+@pytest.mark.parametrize("role", ROLE_LIST)
+async def test_every_role_reads_the_statistics(
+    gql: GraphQLClient, conn: Conn, records: dict[str, str], role: str
+) -> None:
+    """Every statistics query of the schema answers every role, with the figures the tables
+    hold."""
     query_type = build_schema()._schema.query_type
     assert isinstance(query_type, GraphQLObjectType)
     for name in (n for n in query_type.fields if n.endswith("Statistics")):
-        body = await as_role(gql, records, "public", f"{{ {name} {{ __typename }} }}")
+        body = await as_role(gql, records, role, f"{{ {name} {{ __typename }} }}")
         assert "errors" not in body, (name, body)
+    expected = await conn.fetchval(STATISTICS_ORACLE)
+    assert filled(expected) and expected["deviceStatistics"]["total"] == 3
+    assert await as_role(gql, records, role, STATISTICS) == {"data": expected}
 
 
 CREATE_ORG = """mutation($code: String!) {
