@@ -75,6 +75,7 @@ async def test_the_generator_makes_the_asked_counts(tiny: generate.Prepared) -> 
     assert tiny.counts == stored
     # Tasks, their teams, releases and finds follow from the zones: 0 to 3 tasks a zone, 1 to 3
     # teams a task, and some of each kind.
+    assert teams_per_task is not None
     assert tasks_per_zone <= 3 and tuple(teams_per_task) == (1, 3)
     assert all(stored[t] > 0 for t in ("tasks", "land_releases", "device_finds"))
 

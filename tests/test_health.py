@@ -83,9 +83,10 @@ async def test_readyz_is_503_while_the_database_is_behind_the_head(
     settings: Settings, fresh_db_url: str
 ) -> None:
     head = head_revision(settings.alembic_ini)
-    script = ScriptDirectory.from_config(alembic_config(settings.alembic_ini))
-    previous = script.get_revision(head).down_revision
-    assert isinstance(previous, str)
+    assert head is not None
+    revision = ScriptDirectory.from_config(alembic_config(settings.alembic_ini)).get_revision(head)
+    assert revision is not None and isinstance(revision.down_revision, str)
+    previous = revision.down_revision
     await asyncio.to_thread(downgrade_one_step, settings.alembic_ini, fresh_db_url)
     pool = await create_pool(fresh_db_url, min_size=0, max_size=2)
     try:
