@@ -123,14 +123,10 @@ async def test_each_role_gets_its_own_answer_from_the_cache(
     assert recorded.json() == {"data": {"recordIncident": {"code": "ACC-C1"}}}
     conn = await asyncpg.connect(fresh_db_url)
     try:
-        headers = {
-            "public": {},
-            "partner": {
-                "Authorization": f"Bearer {await make_key(conn, 'cache partner', 'partner')}"
-            },
-        }
+        partner = await make_key(conn, "cache partner", "partner")
     finally:
         await conn.close()
+    headers = {"public": {}, "partner": {"Authorization": f"Bearer {partner}"}}
 
     async def ask(role: str, body: dict[str, str]) -> tuple[str, Any]:
         response = await http.post("/graphql", json=body, headers=headers[role])
