@@ -7,7 +7,7 @@ import asyncio
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from decimal import Decimal
@@ -20,7 +20,7 @@ from api.app import create_app
 from api.migrations import upgrade
 from api.services.rules import today
 from api.settings import Settings
-from db.pool import Connection, PoolSource, connect, create_pool
+from db.pool import Connection, Pool, PoolSource, connect, create_pool
 from tests.helpers import GraphQLClient, free_port
 from tests.test_outage import DEVDB, Cluster
 
@@ -50,10 +50,40 @@ async def editor_headers(conn: Connection) -> dict[str, str]:
     return {"Authorization": f"Bearer {await make_key(conn, 'faults editor', 'editor')}"}
 
 
+class WatchedSource(PoolSource):
+    """A pool source that also counts the callers waiting for one of its connections."""
+
+    def __init__(self, pool: Pool, *, acquire_timeout: float) -> None:
+        super().__init__(pool, acquire_timeout=acquire_timeout)
+        self.waiting = 0
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Connection]:
+        self.waiting += 1
+        counted = True
+        try:
+            async with super().acquire() as conn:
+                self.waiting -= 1
+                counted = False
+                yield conn
+        finally:
+            if counted:
+                self.waiting -= 1
+
+
+async def until(condition: Callable[[], bool], what: str, seconds: float = 10) -> None:
+    """Return once `condition()` holds; fail naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {seconds} s")
+        await asyncio.sleep(0.01)
+
+
 class Served:
     """The app over a real pool on a database of its own, and a client with an editor's key."""
 
-    def __init__(self, http: httpx.AsyncClient, headers: dict[str, str], source: PoolSource):
+    def __init__(self, http: httpx.AsyncClient, headers: dict[str, str], source: WatchedSource):
         self.http = http
         self.headers = headers
         self.source = source
@@ -75,7 +105,7 @@ async def serving(
     finally:
         await setup.close()
     db_pool = await create_pool(url, min_size=0, max_size=max_size, **pool)
-    source = PoolSource(db_pool, acquire_timeout=acquire_timeout)
+    source = WatchedSource(db_pool, acquire_timeout=acquire_timeout)
     app = create_app(replace(settings, rate_limit_per_s=0), db=source)
     try:
         async with httpx.AsyncClient(
@@ -248,7 +278,7 @@ async def test_an_exhausted_pool_makes_requests_wait_a_bound_then_fail_cleanly(
         holder = served.source.acquire()
         await holder.__aenter__()
         waiting = asyncio.create_task(served(COUNT["query"]))
-        await asyncio.sleep(0.2)
+        await until(lambda: served.source.waiting == 1, "the request waiting for a connection")
         await holder.__aexit__(None, None, None)
         assert "errors" not in await waiting
         # Many at once: each either served or refused cleanly, none hangs, none is a 500.

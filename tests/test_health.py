@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 
+from alembic import command
 from api.app import create_app
+from api.migrations import alembic_config, head_revision, upgrade
 from api.settings import Settings
 from db.pool import PoolSource, create_pool
 from tests.conftest import create_database, drop_database
@@ -67,3 +72,37 @@ async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
     made = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
     assert made.headers["x-request-id"] != "bad id\twith spaces"
     assert len(made.headers["x-request-id"]) == 32
+
+
+def downgrade_one_step(ini: Path, url: str) -> None:
+    """Take the database one migration back (Alembic runs its own event loop: a thread)."""
+    command.downgrade(alembic_config(ini, url), "-1")
+
+
+async def test_readyz_is_503_while_the_database_is_behind_the_head(
+    settings: Settings, fresh_db_url: str
+) -> None:
+    head = head_revision(settings.alembic_ini)
+    assert head is not None
+    revision = ScriptDirectory.from_config(alembic_config(settings.alembic_ini)).get_revision(head)
+    assert revision is not None and isinstance(revision.down_revision, str)
+    previous = revision.down_revision
+    await asyncio.to_thread(downgrade_one_step, settings.alembic_ini, fresh_db_url)
+    pool = await create_pool(fresh_db_url, min_size=0, max_size=2)
+    try:
+        app = create_app(settings, db=PoolSource(pool))
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://mar.test"
+        ) as http:
+            response = await http.get("/readyz")
+            assert response.status_code == 503
+            assert response.json() == {
+                "status": "unavailable",
+                "reason": f"the database schema is at {previous}, not at {head}; run `mar migrate`",
+            }
+            await asyncio.to_thread(upgrade, settings.alembic_ini, fresh_db_url)
+            response = await http.get("/readyz")
+            assert response.status_code == 200
+            assert response.json() == {"status": "ready", "schema": head}
+    finally:
+        await pool.close()

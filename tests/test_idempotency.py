@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -117,6 +118,42 @@ async def test_expired_entries_are_ignored_and_cleaned(
     again = await send(editor, create_body("HA-ID5"), "k-old")
     assert again.json()["errors"][0]["extensions"]["code"] == "CONFLICT"
     assert "idempotent-replayed" not in again.headers
+
+
+async def age(conn: Conn, key: str, by: timedelta) -> None:
+    """Make the entry of `key` as old as it would be `by` from now."""
+    await conn.execute(
+        "UPDATE idempotency_keys SET created_at = created_at - $2::interval, "
+        "expires_at = expires_at - $2::interval "
+        "WHERE key = $1",
+        key,
+        by,
+    )
+
+
+async def test_an_entry_lives_24_hours(editor: httpx.AsyncClient, conn: Conn) -> None:
+    """Retried within 24 hours, the first answer comes back; after, the key is free again."""
+    first = await send(editor, create_body("HA-TTL1"), "k-day")
+    assert first.json()["data"]["createZone"]["code"] == "HA-TTL1"
+    lifetime = await conn.fetchval(
+        "SELECT expires_at - created_at FROM idempotency_keys WHERE key = 'k-day'"
+    )
+    assert lifetime == timedelta(hours=24)
+    # A second short of a day old: still replayed, and still refusing another request.
+    await age(conn, "k-day", timedelta(hours=24, seconds=-1))
+    replayed = await send(editor, create_body("HA-TTL1"), "k-day")
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json() == first.json()
+    other = await send(editor, create_body("HA-TTL2"), "k-day")
+    assert "different request" in other.json()["errors"][0]["message"]
+    # A second over a day old: not replayed; the key runs the request it comes with now.
+    await age(conn, "k-day", timedelta(seconds=2))
+    fresh = await send(editor, create_body("HA-TTL2"), "k-day")
+    assert "idempotent-replayed" not in fresh.headers
+    assert fresh.json()["data"]["createZone"]["code"] == "HA-TTL2"
+    assert await conn.fetchval("SELECT count(*) FROM zones WHERE code LIKE 'HA-TTL%'") == 2
+    again = await send(editor, create_body("HA-TTL2"), "k-day")
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == fresh.json()
 
 
 async def test_queries_anonymous_requests_and_bad_keys(

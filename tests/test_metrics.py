@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -21,11 +25,30 @@ def labels(**values: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(values.items()))
 
 
+# A client that pauses this long halfway through sending its body.
+PAUSE_S = 0.2
+
+
+async def slowly(body: bytes) -> AsyncIterator[bytes]:
+    """`body` in two parts, PAUSE_S apart: the request lasts at least that long."""
+    yield body[:10]
+    await asyncio.sleep(PAUSE_S)
+    yield body[10:]
+
+
 async def test_requests_are_counted_by_route_operation_and_status(
     client: httpx.AsyncClient, gql: GraphQLClient
 ) -> None:
+    open_zones = json.dumps({"query": "query OpenZones { zones(first: 1) { totalCount } }"})
+    started = time.perf_counter()
     for _ in range(2):
-        await gql("query OpenZones { zones(first: 1) { totalCount } }")
+        response = await client.post(
+            "/graphql",
+            content=slowly(open_zones.encode()),
+            headers={**gql.headers, "content-type": "application/json"},
+        )
+        assert response.json() == {"data": {"zones": {"totalCount": 0}}}
+    elapsed = time.perf_counter() - started
     await gql("{ zones(first: 1) { totalCount } }")
     await client.get("/ogc/collections/nowhere")
     await client.get("/no/such/path")
@@ -40,7 +63,11 @@ async def test_requests_are_counted_by_route_operation_and_status(
     assert got[("mar_http_requests_total", labels(**ogc, route="unmatched"))] == 1
     timed = labels(method="POST", route="/graphql", operation="OpenZones")
     assert got[("mar_http_request_duration_seconds_count", timed)] == 2
-    assert got[("mar_http_request_duration_seconds_sum", timed)] > 0
+    # In seconds, between the pauses the client made and the time the test waited for both.
+    assert 2 * PAUSE_S <= got[("mar_http_request_duration_seconds_sum", timed)] <= elapsed
+    bucket = "mar_http_request_duration_seconds_bucket"
+    assert got[(bucket, labels(**dict(timed), le="0.1"))] == 0
+    assert got[(bucket, labels(**dict(timed), le="+Inf"))] == 2
     # The test app borrows one connection, not a pool: no pool figures.
     assert not any(name.startswith("mar_db_pool") for name, _ in got)
 

@@ -3,18 +3,19 @@ RATE_LIMITED with HTTP 429 and Retry-After."""
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
 
 import httpx
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.app import create_app
-from api.ratelimit import RateLimitMiddleware, TokenBuckets, bucket_key
+from api.ratelimit import TokenBuckets, bucket_key
 from api.settings import Settings
 from db.pool import Connection, SingleConnectionSource
+from tests.helpers import make_key
 
 QUERY = {"query": "{ zones(first: 1) { totalCount } }"}
 
@@ -133,32 +134,34 @@ async def test_a_zero_rate_turns_the_limit_off(settings: Settings, conn: Connect
             assert (await http.post("/graphql", json=QUERY)).status_code == 200
 
 
-def named(app: ASGIApp, names: dict[str, str | None]) -> ASGIApp:
-    """Stand-in for the authentication middleware: puts request.state.key_name from a header."""
-
-    async def wrapper(scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers", []))
-        scope.setdefault("state", {})["key_name"] = names.get(
-            headers.get(b"x-test-key", b"").decode()
-        )
-        await app(scope, receive, send)
-
-    return wrapper
-
-
-async def test_each_key_has_its_own_budget_and_anonymous_callers_share_their_address() -> None:
-    async def ok(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    app = named(RateLimitMiddleware(ok, rate=1, burst=2), {"a": "key-a", "b": "key-b"})
+async def test_each_key_has_its_own_budget_and_anonymous_callers_their_address(
+    settings: Settings, conn: Connection
+) -> None:
+    """Two real keys of one role, checked by the real authentication: one spending its budget
+    is refused while the other is served in full, and so are anonymous callers."""
+    secrets = [await make_key(conn, f"budget {n}", "partner") for n in (1, 2)]
+    app = create_app(
+        replace(settings, rate_limit_per_s=1, rate_limit_burst=5), db=SingleConnectionSource(conn)
+    )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://mar.test"
     ) as http:
 
-        async def status(key: str) -> Any:
-            return (await http.get("/x", headers={"x-test-key": key})).status_code
+        async def ask(secret: str | None) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+            return await http.post("/graphql", json=QUERY, headers=headers)
 
-        assert [await status("a") for _ in range(3)] == [204, 204, 429]
-        assert [await status("b") for _ in range(3)] == [204, 204, 429]
-        assert [await status("") for _ in range(3)] == [204, 204, 429]
+        first: list[httpx.Response] = []
+        started = time.monotonic()
+        while not first or first[-1].status_code != 429:
+            assert len(first) < 50, "the first key was never limited"
+            first.append(await ask(secrets[0]))
+        elapsed = time.monotonic() - started
+        served = [r for r in first if r.status_code == 200]
+        # Its burst, and no more than the tokens that came back meanwhile.
+        assert 5 <= len(served) <= 5 + math.ceil(elapsed)
+        assert all(r.json()["data"]["zones"]["totalCount"] == 0 for r in served)
+        assert first[-1].json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        # The other key still has its whole burst; anonymous callers have their own budget.
+        assert [(await ask(secrets[1])).status_code for _ in range(5)] == [200] * 5
+        assert [(await ask(None)).status_code for _ in range(5)] == [200] * 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import httpx
@@ -104,3 +105,55 @@ async def test_a_write_from_outside_the_api_is_seen_at_once(
         assert await other.fetchval("SELECT n FROM data_version") == version + 1
     finally:
         await other.close()
+
+
+INCIDENT = {"query": '{ incident(code: "ACC-C1") { code description } }'}
+RECORD = """mutation { recordIncident(input: {code: "ACC-C1", incidentType: MINE_ACCIDENT,
+    occurredOn: "2024-03-01", location: {type: "Point", coordinates: [7, 7]},
+    description: "Partners only: struck while ploughing"}) { code } }"""
+
+
+@pytest.mark.parametrize("order", [("partner", "public"), ("public", "partner")])
+async def test_each_role_gets_its_own_answer_from_the_cache(
+    http: httpx.AsyncClient, editor: dict[str, str], fresh_db_url: str, order: tuple[str, str]
+) -> None:
+    """The same body sent by two roles, in either order, is two entries: neither is ever
+    answered with the other's, whether they differ (a field only partners read) or not."""
+    recorded = await http.post("/graphql", json={"query": RECORD}, headers=editor)
+    assert recorded.json() == {"data": {"recordIncident": {"code": "ACC-C1"}}}
+    conn = await asyncpg.connect(fresh_db_url)
+    try:
+        partner = await make_key(conn, "cache partner", "partner")
+    finally:
+        await conn.close()
+    headers = {"public": {}, "partner": {"Authorization": f"Bearer {partner}"}}
+
+    async def ask(role: str, body: dict[str, str]) -> tuple[str, Any]:
+        response = await http.post("/graphql", json=body, headers=headers[role])
+        return response.headers["x-cache"], response.json()
+
+    partner_answer = {
+        "data": {
+            "incident": {"code": "ACC-C1", "description": "Partners only: struck while ploughing"}
+        }
+    }
+    # Every role asks twice, one after the other; then both once more.
+    seen = {role: [await ask(role, INCIDENT) for _ in range(2)] for role in order}
+    for role in order:
+        seen[role].append(await ask(role, INCIDENT))
+    assert seen["partner"] == [
+        ("miss", partner_answer),
+        ("hit", partner_answer),
+        ("hit", partner_answer),
+    ]
+    for cached, public_answer in seen["public"]:
+        assert "ploughing" not in str(public_answer)
+        assert public_answer["data"] == {"incident": {"code": "ACC-C1", "description": None}}
+        (error,) = public_answer["errors"]
+        assert error["extensions"]["code"] == "FORBIDDEN"
+        assert cached == "miss"  # an answer with an error is never kept
+    # A body both roles read alike is still kept once per role.
+    lists = {role: [await ask(role, LIST) for _ in range(2)] for role in order}
+    for role in order:
+        assert [cached for cached, _ in lists[role]] == ["miss", "hit"], role
+    assert lists["partner"] == lists["public"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import asyncpg
+import pytest
 
 from tests.helpers import GraphQLClient, error_fields
 
@@ -320,3 +322,65 @@ async def test_update_refuses_bad_values_and_unknown_zones(
     assert await conn.fetchval("SELECT version FROM zones WHERE code = 'HA-U3'") == 1
     missing = await gql(UPDATE, {"id": "999999", "version": 1, "input": {"priority": 2}})
     assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+INTERSECTING = """query($g: GeoJSON!) {
+  zones(filter: {intersects: $g}, orderBy: CODE_ASC, first: 100) { totalCount nodes { code } }
+}"""
+# Four 0.01° squares: A and B side by side with a gap, C north of A, D far away.
+IX_ZONES = {
+    "HA-IX-A": [[20.0, 20.0], [20.01, 20.0], [20.01, 20.01], [20.0, 20.01], [20.0, 20.0]],
+    "HA-IX-B": [[20.02, 20.0], [20.03, 20.0], [20.03, 20.01], [20.02, 20.01], [20.02, 20.0]],
+    "HA-IX-C": [[20.0, 20.02], [20.01, 20.02], [20.01, 20.03], [20.0, 20.03], [20.0, 20.02]],
+    "HA-IX-D": [[30.0, 30.0], [30.01, 30.0], [30.01, 30.01], [30.0, 30.01], [30.0, 30.0]],
+}
+
+
+def box(west: float, south: float, east: float, north: float) -> list[list[float]]:
+    return [[west, south], [east, south], [east, north], [west, north], [west, south]]
+
+
+@pytest.mark.parametrize("compiled_reads", [True, False], ids=["compiled", "executed"])
+async def test_intersects_lists_the_zones_postgis_says_the_geometry_meets(
+    gql: GraphQLClient, conn: asyncpg.Connection[asyncpg.Record]
+) -> None:
+    for code, ring in IX_ZONES.items():
+        await create(gql, code, geometry={"type": "Polygon", "coordinates": [ring]})
+    cases: list[tuple[dict[str, Any], list[str]]] = [
+        # Across the gap: A and B, not C above them.
+        ({"type": "Polygon", "coordinates": [box(20.005, 20.005, 20.025, 20.008)]}, ["A", "B"]),
+        ({"type": "Point", "coordinates": [20.005, 20.025]}, ["C"]),
+        # One part in A, the other in D.
+        (
+            {
+                "type": "MultiPolygon",
+                "coordinates": [
+                    [box(20.001, 20.001, 20.002, 20.002)],
+                    [box(30.001, 30.001, 30.002, 30.002)],
+                ],
+            },
+            ["A", "D"],
+        ),
+        # Sharing only A's eastern edge still meets it.
+        ({"type": "Polygon", "coordinates": [box(20.01, 20.002, 20.015, 20.004)]}, ["A"]),
+        # Wholly inside the gap between A and B: none.
+        ({"type": "Polygon", "coordinates": [box(20.012, 20.001, 20.018, 20.009)]}, []),
+        # A geometry around all four.
+        ({"type": "Polygon", "coordinates": [box(19.0, 19.0, 31.0, 31.0)]}, ["A", "B", "C", "D"]),
+    ]
+    for geometry, letters in cases:
+        expected = [f"HA-IX-{letter}" for letter in letters]
+        met = await conn.fetch(
+            "SELECT code FROM zones WHERE code LIKE 'HA-IX-%' AND ST_Intersects(geometry, "
+            "ST_SetSRID(ST_GeomFromGeoJSON($1), 4326)) ORDER BY code",
+            json.dumps(geometry),
+        )
+        assert [r["code"] for r in met] == expected, geometry  # the fixture is what we think
+        body = await gql(INTERSECTING, {"g": geometry})
+        assert "errors" not in body, body
+        zones = body["data"]["zones"]
+        assert [n["code"] for n in zones["nodes"]] == expected, geometry
+        assert zones["totalCount"] == len(expected)
+    # Only points and areas: anything else is the client's mistake, named.
+    line = {"type": "LineString", "coordinates": [[20.0, 20.0], [20.03, 20.0]]}
+    assert error_fields(await gql(INTERSECTING, {"g": line})) == ["filter.intersects"]

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
@@ -204,8 +205,12 @@ class GraphQLApp(GraphQL[Context, None]):
             return await self.run(request)
         except HTTPException as exc:
             # Strawberry's refusals (a body that is not JSON, a wrong method or media type): a
-            # problem document with the request id, as every REST error is.
-            return http_problem(exc.status_code, exc.reason)
+            # problem document with the request id, as every REST error is. 405 says which
+            # method would do (RFC 9110): a mutation is only ever POSTed.
+            problem = http_problem(exc.status_code, exc.reason)
+            if exc.status_code == 405:
+                problem.headers["Allow"] = "POST"
+            return problem
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # GraphiQL's page loads its scripts and styles from a CDN: its policy allows exactly
@@ -267,6 +272,28 @@ class GraphQLApp(GraphQL[Context, None]):
         # Casualties' personal data read by this request: one statement for the key's counter.
         await count_personal_data_reads(context)
         return result
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            # GraphQL over HTTP: a mutation sent with GET is 405 Method Not Allowed (not 400),
+            # and it never runs.
+            if request_adapter.method == "GET" and isinstance(
+                exc.__cause__, InvalidOperationTypeError
+            ):
+                raise HTTPException(405, exc.reason) from exc.__cause__
+            raise
 
     def encode_json(self, data: object) -> str:
         # Text as it is (UTF-8), not \u escapes: as PostgreSQL writes it for compiled reads.
