@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import math
 import secrets
@@ -26,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import Forbidden, Unauthenticated, from_database_failure
 from api.ratelimit import TokenBuckets, address_bucket
-from api.requests import current_request_id
+from api.refusals import refuse
 from db.pool import CONNECTION_ERRORS, ConnectionSource
 from db.queries import keys as key_sql
 
@@ -223,19 +222,19 @@ class AuthMiddleware:
                     f"{self.failures.burst:g} a minute; try again in {retry_after} s"
                 )
                 extra = [(b"retry-after", str(retry_after).encode())]
-                await _refuse(scope, send, 429, "RATE_LIMITED", message, extra)
+                await refuse(scope, send, 429, "RATE_LIMITED", message, extra)
                 return
         try:
             caller = await authenticate(scope["app"].state.db, header, self.anonymous_access)
         except Unauthenticated as exc:
             if presents_key and self.failures is not None:
                 self.failures.take(address)
-            await _refuse(scope, send, 401, "UNAUTHENTICATED", exc.message)
+            await refuse(scope, send, 401, "UNAUTHENTICATED", exc.message)
             return
         except CONNECTION_ERRORS as exc:
             log.error("database unavailable while checking a key: %s", exc)
             message = "The database is unavailable; try again shortly"
-            await _refuse(scope, send, 503, "INTERNAL_SERVER_ERROR", message)
+            await refuse(scope, send, 503, "INTERNAL_SERVER_ERROR", message)
             return
         except Exception as exc:
             # A pool exhausted or a statement cancelled: the same answer as for any request.
@@ -243,7 +242,7 @@ class AuthMiddleware:
             if failure is None:
                 raise
             log.warning("could not check a key: %s", failure.message)
-            await _refuse(scope, send, failure.http_status, failure.code, failure.message)
+            await refuse(scope, send, failure.http_status, failure.code, failure.message)
             return
         state = scope.setdefault("state", {})
         state["caller"] = caller
@@ -254,53 +253,3 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
         finally:
             caller_var.reset(token)
-
-
-async def _refuse(
-    scope: Scope,
-    send: Send,
-    status: int,
-    code: str,
-    message: str,
-    extra_headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    """Answer a refused request in the shape its endpoint speaks (GraphQL or problem+json).
-
-    A WebSocket handshake gets the same HTTP answer when the server can send one (the ASGI
-    "websocket.http.response" extension, which uvicorn has), else it is closed with 4401 / 4429
-    / 1011.
-    """
-    websocket = scope["type"] == "websocket"
-    if websocket and "websocket.http.response" not in scope.get("extensions", {}):
-        close_code = {401: 4401, 429: 4429}.get(status, 1011)
-        await send({"type": "websocket.close", "code": close_code})
-        return
-    request_id = current_request_id()
-    if scope["path"].rstrip("/") == "/graphql":
-        accept = Headers(scope=scope).get("accept", "")
-        media_type = (
-            "application/graphql-response+json"
-            if "application/graphql-response+json" in accept
-            else "application/json"
-        )
-        extensions: dict[str, object] = {"code": code, "requestId": request_id}
-        body: dict[str, object] = {"errors": [{"message": message, "extensions": extensions}]}
-        if code == "INTERNAL_SERVER_ERROR":
-            # A failure of the service, not of the request: shaped like an execution error.
-            body = {"data": None, **body}
-    else:
-        media_type = "application/problem+json"
-        body = {
-            "type": "about:blank",
-            "title": code.replace("_", " ").capitalize(),
-            "status": status,
-            "detail": message,
-            "code": code,
-            "requestId": request_id,
-        }
-    headers = [(b"content-type", f"{media_type}; charset=utf-8".encode()), *(extra_headers or [])]
-    if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="mar"'))
-    prefix = "websocket.http" if websocket else "http"
-    await send({"type": f"{prefix}.response.start", "status": status, "headers": headers})
-    await send({"type": f"{prefix}.response.body", "body": json.dumps(body).encode()})

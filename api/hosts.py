@@ -7,11 +7,10 @@ So no client can make the service write a host of its choosing into the links it
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.refusals import PROBLEM, send_refusal
 from api.requests import current_request_id
 
 # Probes and metrics answer whatever the Host: an orchestrator calls them by the pod's address,
@@ -77,10 +76,6 @@ class AllowedHostsMiddleware:
 
 
 async def _refuse(scope: Scope, send: Send, detail: str) -> None:
-    websocket = scope["type"] == "websocket"
-    if websocket and "websocket.http.response" not in scope.get("extensions", {}):
-        await send({"type": "websocket.close", "code": 1008})
-        return
     body = {
         "type": "about:blank",
         "title": "Bad user input",
@@ -90,7 +85,4 @@ async def _refuse(scope: Scope, send: Send, detail: str) -> None:
         "fields": [{"field": "Host", "message": "not a host this service answers for"}],
         "requestId": current_request_id(),
     }
-    prefix = "websocket.http" if websocket else "http"
-    headers = [(b"content-type", b"application/problem+json")]
-    await send({"type": f"{prefix}.response.start", "status": 400, "headers": headers})
-    await send({"type": f"{prefix}.response.body", "body": json.dumps(body).encode()})
+    await send_refusal(scope, send, 400, PROBLEM, body)

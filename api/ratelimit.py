@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.refusals import refuse
 from api.requests import current_request_id
 from api.rest.problems import problem
 
@@ -129,7 +130,8 @@ def bucket_key(scope: Scope) -> str:
 
 
 class RateLimitMiddleware:
-    """Refuse HTTP requests over their key's budget with 429 and Retry-After."""
+    """Refuse HTTP requests and WebSocket handshakes over their key's budget with 429 and
+    Retry-After."""
 
     def __init__(self, app: ASGIApp, *, rate: float, burst: int) -> None:
         self.app = app
@@ -138,12 +140,14 @@ class RateLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             self.buckets is None
-            or scope["type"] != "http"
+            or scope["type"] not in ("http", "websocket")
             or scope.get("path", "") in EXEMPT_PATHS
             or scope.get("method") == "OPTIONS"
         ):
             await self.app(scope, receive, send)
             return
+        # A WebSocket handshake spends a token too: opening and closing sockets in a loop costs
+        # a key lookup each, like any request.
         wait = self.buckets.take(bucket_key(scope))
         if wait <= 0:
             await self.app(scope, receive, send)
@@ -153,6 +157,10 @@ class RateLimitMiddleware:
             f"Too many requests: at most {self.buckets.rate:g} a second (bursts of "
             f"{self.buckets.burst:g}); try again in {retry_after} s"
         )
+        if scope["type"] == "websocket":
+            retry = [(b"retry-after", str(retry_after).encode())]
+            await refuse(scope, send, 429, "RATE_LIMITED", message, retry)
+            return
         headers = {"Retry-After": str(retry_after)}
         if scope.get("path") == GRAPHQL_PATH:
             extensions = {"code": "RATE_LIMITED", "requestId": current_request_id()}

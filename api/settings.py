@@ -148,6 +148,7 @@ class Settings:
     # Open WebSockets (WS /graphql) a key may hold, and an address may hold without a key.
     ws_max_per_key: int = 50
     ws_max_per_address: int = 10
+    ws_max_operations: int = 20  # operations one WebSocket may run at once
     # Web and proxy hygiene (api/edge.py): links come from public_url when set; other Host
     # headers than allowed_hosts are refused; X-Forwarded-* count only from trusted_proxies;
     # failed key checks an address may make a minute before its keyed requests are refused.
@@ -195,6 +196,7 @@ class Settings:
             alembic_ini=Path(ini) if ini else _default_alembic_ini(),
             ws_max_per_key=_int(env, "MAR_WS_MAX_PER_KEY", 50, 1, 1_000_000),
             ws_max_per_address=_int(env, "MAR_WS_MAX_PER_ADDRESS", 10, 1, 1_000_000),
+            ws_max_operations=_int(env, "MAR_WS_MAX_OPERATIONS", 20, 1, 10_000),
             public_url=_public_url(env, "MAR_PUBLIC_URL"),
             allowed_hosts=_allowed_hosts(
                 env, "MAR_ALLOWED_HOSTS", _public_url(env, "MAR_PUBLIC_URL")

@@ -22,13 +22,20 @@ from api.cli import main
 from db.listen import APPLICATION_NAME
 from tests.conftest import server_url
 from tests.helpers import make_key, metric_samples, serving
-from tests.test_subscriptions import INCIDENT, open_socket, subscribe, subscriptions_open
+from tests.test_subscriptions import (
+    INCIDENT,
+    next_events,
+    open_socket,
+    subscribe,
+    subscriptions_open,
+)
 
 pytestmark = pytest.mark.commits
 
 # What the brief promises: a withdrawn key's sockets are closed within this many seconds.
 CLOSED_WITHIN_S = 1.0
 NAMES = "query { incidents(first: 50) { nodes { code casualties { fullName notes } } } }"
+LIVE_CODES = "subscription { incidentRecorded { code } }"
 LIVE_NAMES = "subscription { incidentRecorded { code casualties { fullName notes } } }"
 CASUALTIES = (
     "INSERT INTO casualties (incident_id, outcome, full_name, notes) "
@@ -325,6 +332,42 @@ async def test_sockets_are_capped_per_key_and_per_address(
         finally:
             for ws in held:
                 await ws.close()
+
+
+async def test_websocket_handshakes_spend_the_callers_rate_budget(fresh_db_url: str) -> None:
+    # Opening and closing sockets in a loop costs a key lookup each: it is limited like requests.
+    async with serving(fresh_db_url, MAR_RATE_LIMIT="1", MAR_RATE_BURST="3") as server:
+        for _ in range(3):
+            await (await open_socket(server)).close()
+        with pytest.raises(InvalidStatus) as refused:
+            await open_socket(server)
+        response = refused.value.response
+        assert response.status_code == 429
+        assert int(response.headers["retry-after"]) >= 1
+        (error,) = json.loads(response.body)["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert error["extensions"]["requestId"] == response.headers["x-request-id"]
+
+
+async def test_one_socket_runs_at_most_the_configured_operations_at_once(
+    fresh_db_url: str,
+) -> None:
+    async with serving(fresh_db_url, MAR_WS_MAX_OPERATIONS="2") as server:
+        ws = await open_socket(server)
+        try:
+            for sid in ("one", "two", "three"):
+                await subscribe(ws, sid, LIVE_CODES)
+            (refusal,) = await next_events(ws, 1)
+            assert refusal["id"] == "three" and refusal["type"] == "error"
+            assert refusal["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+            await subscriptions_open(server, "incident", 2)
+            # Completing one makes room for another.
+            await ws.send(json.dumps({"id": "one", "type": "complete"}))
+            await subscriptions_open(server, "incident", 1)
+            await subscribe(ws, "four", LIVE_CODES)
+            await subscriptions_open(server, "incident", 2)
+        finally:
+            await ws.close()
 
 
 # --- personal data read over a socket or through the audit log --------------------------------

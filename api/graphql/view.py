@@ -43,6 +43,7 @@ from api.graphql.websocket import KeyedTransportWS
 from api.headers import CSP, ide_policy
 from api.hosts import public_base
 from api.ratelimit import address_bucket
+from api.refusals import refuse
 from api.requests import current_request_id, new_request_id
 from api.rest.problems import http_problem
 from api.settings import Settings
@@ -106,6 +107,8 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         # The open WebSockets of this process (api/live.py closes those whose key is withdrawn).
         self.sockets = Sockets(settings.ws_max_per_key, settings.ws_max_per_address)
+        # Operations (subscriptions, queries) one socket may run at once.
+        self.max_subscriptions_per_connection = settings.ws_max_operations
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -334,18 +337,6 @@ class GraphQLApp(GraphQL[Context, None]):
 
 
 async def refuse_handshake(scope: Scope, send: Send, refusal: TooManySockets) -> None:
-    """Refuse a WebSocket handshake with the refusal's HTTP status and a GraphQL error body
-    (the ASGI "websocket.http.response" extension, which uvicorn has), else close it."""
-    if "websocket.http.response" not in scope.get("extensions", {}):
-        await send({"type": "websocket.close", "code": 1013})  # "try again later"
-        return
-    body = {"errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}]}
-    headers = [
-        (b"content-type", f"{JSON}; charset=utf-8".encode()),
-        (b"retry-after", str(RETRY_SOCKET_S).encode()),
-        (b"x-request-id", (current_request_id() or "").encode()),
-    ]
-    await send(
-        {"type": "websocket.http.response.start", "status": refusal.http_status, "headers": headers}
-    )
-    await send({"type": "websocket.http.response.body", "body": json.dumps(body).encode()})
+    """Refuse a WebSocket handshake over the caps with 429 and when to try again."""
+    retry = [(b"retry-after", str(RETRY_SOCKET_S).encode())]
+    await refuse(scope, send, refusal.http_status, refusal.code, refusal.message, retry)

@@ -15,11 +15,13 @@ import dataclasses
 import logging
 from contextvars import ContextVar
 
+from graphql import GraphQLFormattedError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage,
     Message,
     SubscribeMessage,
 )
@@ -53,6 +55,16 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle()
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and limit is not None
+            and message["id"] not in self.operations
+            and len(self.operations) >= limit
+        ):
+            # Each open operation is a statement per event: one socket may not hold many.
+            await self.send_message(over_the_limit(message["id"], limit))
+            return
         socket = self._socket_context.socket
         if (
             socket is not None
@@ -84,3 +96,12 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             await self.cleanup_operation(operation_id)
         with contextlib.suppress(Exception):  # the client may have gone already
             await self.websocket.close(code=code, reason=reason)
+
+
+def over_the_limit(operation_id: str, limit: int) -> ErrorMessage:
+    """The error that refuses one more operation on a socket that runs `limit` already."""
+    error: GraphQLFormattedError = {
+        "message": f"A socket may run at most {limit} operations at once; complete one first",
+        "extensions": {"code": "RATE_LIMITED"},
+    }
+    return {"id": operation_id, "type": "error", "payload": [error]}
