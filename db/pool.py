@@ -31,6 +31,39 @@ async def init_connection(conn: Connection) -> None:
         )
 
 
+# What settle() sends: a simple query, answered at once, that ends the server's unfinished
+# extended-protocol sequence (if any) and with it that sequence's statement timer and locks.
+# (asyncpg cannot take the answer to an empty query.)
+SETTLE = "SELECT 1"
+# How long settle() waits for that answer before it closes the connection instead.
+SETTLE_TIMEOUT_S = 2.0
+
+
+async def settle(conn: Connection) -> None:
+    """Leave nothing of a failed user's last statement on `conn`, or close it.
+
+    asyncpg prepares a statement with Parse, Describe and Flush, and sends Bind, Execute and Sync
+    only once it has encoded the arguments. When an argument cannot be encoded (a date-time that
+    is out of range in UTC, say), or the task is cancelled between the two, no Sync follows: the
+    server keeps that statement's implicit transaction open, with its locks and its armed
+    statement_timeout. Handed to the next user, the connection then fails that user's statement
+    with `canceling statement due to statement timeout` when the old timer fires, however short
+    the new statement is. A simple query ends the unfinished sequence (the server disarms the
+    timer and closes the implicit transaction when it finishes it); if even that fails, the
+    connection is closed, and the pool opens a fresh one for the next user.
+    """
+    if conn.is_closed() or conn.is_in_transaction():
+        return  # closed, or asyncpg's release sends ROLLBACK: a simple query too
+    try:
+        async with asyncio.timeout(SETTLE_TIMEOUT_S):
+            await conn.execute(SETTLE)
+    except Exception:
+        conn.terminate()
+    except BaseException:
+        conn.terminate()
+        raise  # a cancellation of the task itself goes on
+
+
 class PoolExhausted(Exception):
     """No connection of the pool became free within the acquire timeout."""
 
@@ -119,7 +152,14 @@ class PoolSource:
             async with self.pool.acquire(timeout=self.acquire_timeout) as proxy:
                 acquired = True
                 # The proxy forwards every Connection method; the stubs do not say so.
-                yield cast(Connection, proxy)
+                conn = cast(Connection, proxy)
+                try:
+                    yield conn
+                except BaseException:
+                    # The user failed, perhaps half-way through a statement: the next one
+                    # must not inherit what it left on the connection.
+                    await settle(conn)
+                    raise
         except TimeoutError:
             if acquired:
                 raise
@@ -139,6 +179,10 @@ class SingleConnectionSource:
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[Connection]:
-        """Yield the shared connection once no one else holds it."""
+        """Yield the shared connection once no one else holds it, settled after a failure."""
         async with self._lock:
-            yield self.conn
+            try:
+                yield self.conn
+            except BaseException:
+                await settle(self.conn)
+                raise
