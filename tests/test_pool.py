@@ -13,8 +13,11 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
+import httpx
 import pytest
 
+from api.app import create_app
+from api.settings import Settings
 from db.pool import Connection, PoolSource, connect, create_pool
 
 # Midnight of 1 January of year 1 at +14:00 is 10:00 on 31 December of year 0 in UTC: a year
@@ -87,5 +90,34 @@ async def test_a_value_the_driver_cannot_encode_leaves_no_statement_behind(
                 assert conn.get_server_pid() == pid
                 assert await conn.fetchval("SELECT 1 FROM pg_sleep(0.1)") == 1
                 assert await conn.fetchval("SELECT count(*) FROM zones") == 0
+    finally:
+        pool.terminate()  # no graceful close: on failure the connection may be mid-statement
+
+
+async def test_a_bad_date_time_then_plain_queries_on_the_same_connection(
+    fresh_db_url: str, settings: Settings
+) -> None:
+    pool = await create_pool(
+        fresh_db_url, min_size=1, max_size=1, statement_timeout_ms=STATEMENT_TIMEOUT_MS
+    )
+    app = create_app(settings, db=PoolSource(pool))
+    transport = httpx.ASGITransport(app=app)
+    query = "query($since: DateTime) { zones(filter: {updatedSince: $since}) { nodes { code } } }"
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://mar.test") as http:
+            bad = await http.post(
+                "/graphql",
+                json={"query": query, "variables": {"since": "0001-01-01T00:00:00+14:00"}},
+            )
+            (error,) = bad.json()["errors"]
+            assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+            await idle_past_the_statement_timeout()
+            for _ in range(5):
+                good = await http.post(
+                    "/graphql",
+                    json={"query": query, "variables": {"since": "2020-01-01T00:00:00+14:00"}},
+                    headers={"Cache-Control": "no-cache"},
+                )
+                assert good.json() == {"data": {"zones": {"nodes": []}}}
     finally:
         pool.terminate()  # no graceful close: on failure the connection may be mid-statement
