@@ -22,6 +22,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
+from api import json_body
 from api.auth import ANONYMOUS, Caller
 from api.graphql.compiled import CompiledReads
 from api.graphql.context import Context
@@ -36,6 +37,7 @@ from api.graphql.response_cache import (
     read_only_operation,
 )
 from api.graphql.schema import MarSchema
+from api.json_body import BadJson
 from api.requests import current_request_id, new_request_id
 from api.settings import Settings
 from db.pool import CONNECTION_ERRORS, PoolExhausted
@@ -225,7 +227,10 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         # A body of JSON that is not an object (`null`, `5`) is a client's mistake, not a 500.
-        parsed = super().parse_json(data)
+        try:
+            parsed = json_body.decode(data)
+        except BadJson as exc:
+            raise HTTPException(400, f"The request body {exc}") from None
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "The request body must be a JSON object")
         return parsed
@@ -234,9 +239,9 @@ class GraphQLApp(GraphQL[Context, None]):
         # JSON nested deeper than the interpreter's recursion limit is malformed for us: 400 like
         # any body that is not JSON, not a RecursionError and a 500.
         try:
-            return json.loads(data)
-        except RecursionError:
-            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+            return json_body.decode(data)
+        except BadJson as exc:
+            raise json.JSONDecodeError(f"The request body {exc}", "", 0) from None
 
     def create_response(
         self,
