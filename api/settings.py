@@ -93,6 +93,9 @@ class Settings:
     import_max_bytes: int = 52_428_800  # POST /imports/…: 50 MiB
     cors_origins: tuple[str, ...] = ()
     alembic_ini: Path = field(default_factory=_default_alembic_ini)
+    # Casualties one incident may have (API and database); raise it to record a mass-casualty
+    # event such as the explosion of an ammunition depot.
+    max_casualties_per_incident: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +134,9 @@ class Settings:
             import_max_bytes=_int(env, "MAR_IMPORT_MAX_BYTES", 52_428_800, 1024, 10_737_418_240),
             cors_origins=_origins(env, "MAR_CORS_ORIGINS"),
             alembic_ini=Path(ini) if ini else _default_alembic_ini(),
+            max_casualties_per_incident=_int(
+                env, "MAR_MAX_CASUALTIES_PER_INCIDENT", 1000, 1, 1_000_000
+            ),
         )
 
     def require_database_url(self) -> str:

@@ -80,6 +80,14 @@ class PoolExhausted(Exception):
 SERVER_SETTINGS = {"random_page_cost": "1.1", "jit": "off"}
 
 
+def session_settings(max_casualties_per_incident: int | None) -> dict[str, str]:
+    """SERVER_SETTINGS, and the casualty cap the database's trigger reads (migration 0007)."""
+    settings = dict(SERVER_SETTINGS)
+    if max_casualties_per_incident is not None:
+        settings["mar.max_casualties_per_incident"] = str(max_casualties_per_incident)
+    return settings
+
+
 async def _keep_session(_conn: Connection) -> None:
     """Reset a connection returned to the pool: nothing beyond what asyncpg always does.
 
@@ -98,13 +106,14 @@ async def create_pool(
     max_size: int = 10,
     command_timeout: float | None = None,
     statement_timeout_ms: int = 0,
+    max_casualties_per_incident: int | None = None,
 ) -> Pool:
     """Open a pool whose connections have the project's codecs registered.
 
     With `statement_timeout_ms`, the server cancels any statement of these connections running
     longer (asyncpg.QueryCanceledError), so a runaway query cannot hold a connection for long.
     """
-    settings = dict(SERVER_SETTINGS)
+    settings = session_settings(max_casualties_per_incident)
     if statement_timeout_ms:
         settings["statement_timeout"] = str(statement_timeout_ms)
     pool = await asyncpg.create_pool(
@@ -121,9 +130,9 @@ async def create_pool(
     return pool
 
 
-async def connect(dsn: str) -> Connection:
+async def connect(dsn: str, *, max_casualties_per_incident: int | None = None) -> Connection:
     """Open one connection with the project's codecs registered."""
-    conn = await asyncpg.connect(dsn, server_settings=SERVER_SETTINGS)
+    conn = await asyncpg.connect(dsn, server_settings=session_settings(max_casualties_per_incident))
     await init_connection(conn)
     return conn
 

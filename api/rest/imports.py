@@ -67,7 +67,13 @@ async def import_records(request: Request) -> Response:
     except BadJson as exc:
         raise BadUserInput([FieldError("body", str(exc))]) from None
     async with request.app.state.db.acquire() as conn:
-        report = await run_import(conn, kind, collection, dry_run=dry_run)
+        report = await run_import(
+            conn,
+            kind,
+            collection,
+            dry_run=dry_run,
+            max_casualties=request.app.state.settings.max_casualties_per_incident,
+        )
     if report.errors and not dry_run:
         count = len({e.index for e in report.errors})
         return problem(

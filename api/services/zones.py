@@ -10,7 +10,7 @@ import asyncpg
 
 from api.errors import ConflictError, NotFoundError, Problems
 from api.services.geometry import check_geometry
-from api.services.rules import check_code, check_enum, check_text, today
+from api.services.rules import check_code, check_enum, check_event_date, check_text
 from api.services.transaction import write_transaction
 from db.pool import Connection
 from db.queries import zones as zone_sql
@@ -69,8 +69,8 @@ def _check_fields(values: dict[str, Any], problems: Problems) -> None:
         problems.add("priority", "must be between 1 (highest) and 5")
     if values.get("land_use") is not None:
         check_enum(values["land_use"], "landUse", LAND_USES, problems)
-    if values.get("recorded_on") is not None and values["recorded_on"] > today():
-        problems.add("recordedOn", "must not be in the future")
+    if values.get("recorded_on") is not None:
+        check_event_date(values["recorded_on"], "recordedOn", problems)
 
 
 def _ordered(contamination: list[str]) -> list[str]:
