@@ -276,3 +276,33 @@ async def test_an_edge_of_180_degrees_or_more_is_refused_and_a_split_area_is_sto
     one_part = await gql(CREATE_ZONE, {"input": zone_input("HA-PART", geometry=box(0, 0, 10, 1))})
     area = stored["data"]["createZone"]["estimatedAreaM2"]
     assert abs(area - 2 * one_part["data"]["createZone"]["estimatedAreaM2"]) < 1
+
+
+async def test_update_zone_may_not_shrink_below_the_released_area(
+    gql: GraphQLClient, conn: Conn
+) -> None:
+    created = await gql(
+        CREATE_ZONE, {"input": zone_input("HA-SHRINK", geometry=box(10, 10, 10.01, 10.01))}
+    )
+    zone = created["data"]["createZone"]
+    released = zone["estimatedAreaM2"] * 0.6
+    body = await gql(
+        RECORD_RELEASE,
+        {"input": {"zoneId": zone["id"], "method": "REDUCED", "areaM2": round(released, 2),
+                   "releasedOn": "2024-05-01"}},
+    )  # fmt: skip
+    assert "errors" not in body, body
+    # The release moved the zone on (released area, version): shrink the current version.
+    version = await conn.fetchval("SELECT version FROM zones WHERE id = $1", int(zone["id"]))
+    smaller = await gql(
+        UPDATE_ZONE,
+        {"id": zone["id"], "version": version, "input": {"geometry": box(10, 10, 10.005, 10.01)}},
+    )
+    assert bad_input(smaller) == ["input.geometry"]
+    message = smaller["errors"][0]["message"]
+    assert "already released" in message and f"{round(released, 2):.2f}" in message
+    larger = await gql(
+        UPDATE_ZONE,
+        {"id": zone["id"], "version": version, "input": {"geometry": box(10, 10, 10.008, 10.01)}},
+    )
+    assert "errors" not in larger, larger

@@ -78,6 +78,19 @@ def _ordered(contamination: list[str]) -> list[str]:
     return sorted(set(contamination), key=CONTAMINATION.index)
 
 
+async def _check_not_below_released(
+    conn: Connection, zone_id: int, geometry: str, problems: Problems
+) -> None:
+    """A zone's polygon may not shrink below what has been released from it (DOMAIN.md)."""
+    row = await conn.fetchrow(zone_sql.RELEASED_AND_NEW_AREA, zone_id, geometry)
+    if row is not None and row["new_area_m2"] < row["released_area_m2"]:
+        problems.add(
+            "geometry",
+            f"its area of {row['new_area_m2']} m² is smaller than the "
+            f"{row['released_area_m2']} m² already released from the zone",
+        )
+
+
 async def create_zone(conn: Connection, zone: NewZone) -> asyncpg.Record:
     """Record a new zone and return it, or raise BadUserInput / ConflictError naming the field."""
     problems = Problems("input")
@@ -124,6 +137,8 @@ async def update_zone(
     if changes.get("geometry") is not None:
         checked = await check_geometry(conn, changes["geometry"], "geometry", AREA_SHAPES, problems)
         changes = {**changes, "geometry": checked}
+        if checked is not None:
+            await _check_not_below_released(conn, zone_id, checked, problems)
     problems.raise_if_any()
     if changes.get("contamination") is not None:
         changes = {**changes, "contamination": _ordered(changes["contamination"])}
