@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+from api import json_body
 from api.settings import Settings
 
 KINDS = ("zones", "incidents")
@@ -75,7 +75,7 @@ def _output(path: str) -> AbstractContextManager[IO[bytes]]:
 def _load(path: str) -> Any:
     source: IO[bytes]
     with sys.stdin.buffer if path == "-" else Path(path).open("rb") as source:
-        return json.load(source)
+        return json_body.decode(source.read())  # BadJson is a ValueError
 
 
 async def _import(settings: Settings, args: argparse.Namespace) -> int:
