@@ -46,6 +46,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Edg
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
             statement_timeout_ms=settings.statement_timeout_ms,
+            max_casualties_per_incident=settings.max_casualties_per_incident,
         )
         app.state.db = PoolSource(pool, acquire_timeout=settings.pool_acquire_timeout_s)
         log.info("database pool open (max %d connections)", settings.pool_max_size)

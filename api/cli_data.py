@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+from api import json_body
 from api.settings import Settings
 
 KINDS = ("zones", "incidents")
@@ -75,7 +75,7 @@ def _output(path: str) -> AbstractContextManager[IO[bytes]]:
 def _load(path: str) -> Any:
     source: IO[bytes]
     with sys.stdin.buffer if path == "-" else Path(path).open("rb") as source:
-        return json.load(source)
+        return json_body.decode(source.read())  # BadJson is a ValueError
 
 
 async def _import(settings: Settings, args: argparse.Namespace) -> int:
@@ -90,7 +90,8 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     features = body.get("features") if isinstance(body, dict) else None
     total = len(features) if isinstance(features, list) else None
-    conn = await connect(settings.require_database_url())
+    cap = settings.max_casualties_per_incident
+    conn = await connect(settings.require_database_url(), max_casualties_per_incident=cap)
     try:
         with tqdm(
             total=total,
@@ -104,7 +105,12 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
                 bar.update(1)
 
             report = await run_import(
-                conn, args.kind, body, dry_run=args.dry_run, on_feature=advance
+                conn,
+                args.kind,
+                body,
+                dry_run=args.dry_run,
+                on_feature=advance,
+                max_casualties=cap,
             )
     except BadUserInput as exc:
         _say(f"mar import: {exc.message}")

@@ -23,7 +23,9 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import json_body
 from api.auth import Caller
+from api.json_body import BadJson
 from api.requests import current_request_id
 from db.pool import Connection, SingleConnectionSource
 from db.queries import idempotency as idempotency_sql
@@ -147,9 +149,9 @@ class IdempotentGraphQL:
         raw = await _read_body(receive)
         replay = _replaying(raw, receive)
         try:
-            payload = json.loads(raw)
-        except ValueError:
-            payload = None
+            payload = json_body.decode(raw)
+        except BadJson:
+            payload = None  # the GraphQL endpoint answers it with its own 400
         # Anonymous callers cannot write; a query is safe to repeat: neither needs a claim.
         if (
             not isinstance(payload, dict)
@@ -159,9 +161,16 @@ class IdempotentGraphQL:
         ):
             await self.app(scope, replay, send)
             return
+        try:
+            digest = request_hash(payload)
+        except RecursionError:
+            # Read, but too deep to write out again: no operation can use such variables.
+            body = _error("BAD_USER_INPUT", "The request body is nested too deeply")
+            await _answer(send, 400, body, "application/json")
+            return
         db = scope["app"].state.db
         async with db.acquire() as conn:
-            await self._once(conn, caller.name, key, request_hash(payload), scope, replay, send)
+            await self._once(conn, caller.name, key, digest, scope, replay, send)
 
     async def _once(
         self,

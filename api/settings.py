@@ -156,6 +156,9 @@ class Settings:
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     trusted_proxies: tuple[str, ...] = ()
     auth_failures_per_minute: int = 20  # 0 = no limit
+    # Casualties one incident may have (API and database); raise it to record a mass-casualty
+    # event such as the explosion of an ammunition depot.
+    max_casualties_per_incident: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -203,6 +206,9 @@ class Settings:
             ),
             trusted_proxies=_networks(env, "MAR_TRUSTED_PROXIES"),
             auth_failures_per_minute=_int(env, "MAR_AUTH_FAILURES_PER_MINUTE", 20, 0, 1_000_000),
+            max_casualties_per_incident=_int(
+                env, "MAR_MAX_CASUALTIES_PER_INCIDENT", 1000, 1, 1_000_000
+            ),
         )
 
     def require_database_url(self) -> str:

@@ -1,7 +1,8 @@
 """Every named database constraint -> (input field in camelCase, user-facing message).
 
-The names are those of migration 0001: CHECK, UNIQUE, PRIMARY KEY and FOREIGN KEY constraints,
-and the constraint names that triggers raise (SQLSTATE 23514 with ``CONSTRAINT = '<name>'``).
+The names are those of the migrations (0001, 0008): CHECK, UNIQUE, PRIMARY KEY and FOREIGN KEY
+constraints, and the constraint names that triggers raise (SQLSTATE 23514 with
+``CONSTRAINT = '<name>'``).
 The API turns a refused write into BAD_USER_INPUT or CONFLICT naming the field and message.
 Device-find fields are leaf names; the caller adds the list position (``devices[2].quantity``).
 """
@@ -180,6 +181,29 @@ CONSTRAINTS: Final[dict[str, tuple[str, str]]] = {
     "api_keys_key_hash_format": ("key", "must be stored as a SHA-256 hex digest"),
     "api_keys_role_valid": ("role", "must be one of public, partner, editor, admin"),
     "api_keys_personal_data_reads_nonnegative": ("personalDataReads", "must be 0 or more"),
+    # bounds of migration 0008
+    "zones_recorded_on_from_1900": ("recordedOn", "must not be before 1900-01-01"),
+    "incidents_occurred_on_from_1900": ("occurredOn", "must not be before 1900-01-01"),
+    "land_releases_released_on_from_1900": ("releasedOn", "must not be before 1900-01-01"),
+    "land_releases_released_before_task_started": (
+        "releasedOn",
+        "must not be before the day the task started",
+    ),
+    "zones_estimated_area_max": ("geometry", "must have an area below 10^12 m² (1 000 000 km²)"),
+    "zones_geometry_antimeridian": (
+        "geometry",
+        "has an edge spanning 180° of longitude or more: split an area that crosses the "
+        "antimeridian into polygons on either side of it",
+    ),
+    "land_releases_geometry_antimeridian": (
+        "geometry",
+        "has an edge spanning 180° of longitude or more: split an area that crosses the "
+        "antimeridian into polygons on either side of it",
+    ),
+    "casualties_per_incident_cap": (
+        "incidentId",
+        "already has as many casualties as one incident may have",
+    ),
     # casualty summaries for the statistics (written by triggers only, never by a client)
     "casualty_counts_all_key": ("casualtyStatistics", "could not be counted; please retry"),
     "casualty_counts_people_pkey": ("casualtyStatistics", "could not be counted; please retry"),

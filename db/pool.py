@@ -31,6 +31,39 @@ async def init_connection(conn: Connection) -> None:
         )
 
 
+# What settle() sends: a simple query, answered at once, that ends the server's unfinished
+# extended-protocol sequence (if any) and with it that sequence's statement timer and locks.
+# (asyncpg cannot take the answer to an empty query.)
+SETTLE = "SELECT 1"
+# How long settle() waits for that answer before it closes the connection instead.
+SETTLE_TIMEOUT_S = 2.0
+
+
+async def settle(conn: Connection) -> None:
+    """Leave nothing of a failed user's last statement on `conn`, or close it.
+
+    asyncpg prepares a statement with Parse, Describe and Flush, and sends Bind, Execute and Sync
+    only once it has encoded the arguments. When an argument cannot be encoded (a date-time that
+    is out of range in UTC, say), or the task is cancelled between the two, no Sync follows: the
+    server keeps that statement's implicit transaction open, with its locks and its armed
+    statement_timeout. Handed to the next user, the connection then fails that user's statement
+    with `canceling statement due to statement timeout` when the old timer fires, however short
+    the new statement is. A simple query ends the unfinished sequence (the server disarms the
+    timer and closes the implicit transaction when it finishes it); if even that fails, the
+    connection is closed, and the pool opens a fresh one for the next user.
+    """
+    if conn.is_closed() or conn.is_in_transaction():
+        return  # closed, or asyncpg's release sends ROLLBACK: a simple query too
+    try:
+        async with asyncio.timeout(SETTLE_TIMEOUT_S):
+            await conn.execute(SETTLE)
+    except Exception:
+        conn.terminate()
+    except BaseException:
+        conn.terminate()
+        raise  # a cancellation of the task itself goes on
+
+
 class PoolExhausted(Exception):
     """No connection of the pool became free within the acquire timeout."""
 
@@ -45,6 +78,14 @@ class PoolExhausted(Exception):
 # per parent row rather than looking rows up by key, which made nested reads 2-3x slower. JIT
 # compilation costs tens of milliseconds to save less on queries of this size.
 SERVER_SETTINGS = {"random_page_cost": "1.1", "jit": "off"}
+
+
+def session_settings(max_casualties_per_incident: int | None) -> dict[str, str]:
+    """SERVER_SETTINGS, and the casualty cap the database's trigger reads (migration 0008)."""
+    settings = dict(SERVER_SETTINGS)
+    if max_casualties_per_incident is not None:
+        settings["mar.max_casualties_per_incident"] = str(max_casualties_per_incident)
+    return settings
 
 
 async def _keep_session(_conn: Connection) -> None:
@@ -65,13 +106,14 @@ async def create_pool(
     max_size: int = 10,
     command_timeout: float | None = None,
     statement_timeout_ms: int = 0,
+    max_casualties_per_incident: int | None = None,
 ) -> Pool:
     """Open a pool whose connections have the project's codecs registered.
 
     With `statement_timeout_ms`, the server cancels any statement of these connections running
     longer (asyncpg.QueryCanceledError), so a runaway query cannot hold a connection for long.
     """
-    settings = dict(SERVER_SETTINGS)
+    settings = session_settings(max_casualties_per_incident)
     if statement_timeout_ms:
         settings["statement_timeout"] = str(statement_timeout_ms)
     pool = await asyncpg.create_pool(
@@ -88,9 +130,9 @@ async def create_pool(
     return pool
 
 
-async def connect(dsn: str) -> Connection:
+async def connect(dsn: str, *, max_casualties_per_incident: int | None = None) -> Connection:
     """Open one connection with the project's codecs registered."""
-    conn = await asyncpg.connect(dsn, server_settings=SERVER_SETTINGS)
+    conn = await asyncpg.connect(dsn, server_settings=session_settings(max_casualties_per_incident))
     await init_connection(conn)
     return conn
 
@@ -119,7 +161,14 @@ class PoolSource:
             async with self.pool.acquire(timeout=self.acquire_timeout) as proxy:
                 acquired = True
                 # The proxy forwards every Connection method; the stubs do not say so.
-                yield cast(Connection, proxy)
+                conn = cast(Connection, proxy)
+                try:
+                    yield conn
+                except BaseException:
+                    # The user failed, perhaps half-way through a statement: the next one
+                    # must not inherit what it left on the connection.
+                    await settle(conn)
+                    raise
         except TimeoutError:
             if acquired:
                 raise
@@ -139,6 +188,10 @@ class SingleConnectionSource:
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[Connection]:
-        """Yield the shared connection once no one else holds it."""
+        """Yield the shared connection once no one else holds it, settled after a failure."""
         async with self._lock:
-            yield self.conn
+            try:
+                yield self.conn
+            except BaseException:
+                await settle(self.conn)
+                raise

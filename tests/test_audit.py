@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from db.pool import Connection as Conn
+from db.queries import audit as audit_sql
 from tests.helpers import GraphQLClient, make_key
 from tests.test_land_releases import record as record_release
 from tests.test_zones_graphql import zone_input
@@ -137,3 +138,39 @@ async def test_audit_log_query_for_admins(
     refused = await gql(AUDIT, {})
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert refused["data"] is None
+
+
+async def test_an_unknown_entity_is_bad_user_input_listing_the_valid_ones(
+    client: httpx.AsyncClient, conn: Conn, gql: GraphQLClient
+) -> None:
+    admin = {"Authorization": f"Bearer {await make_key(conn, 'auditor', 'admin')}"}
+    await gql(CREATE_ZONE, {"input": zone_input("HA-AU4")})
+    for name in ("Zones", "zone", "land_releases", ""):
+        response = await client.post(
+            "/graphql", json={"query": AUDIT, "variables": {"entity": name}}, headers=admin
+        )
+        (error,) = response.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+        (field,) = error["extensions"]["fields"]
+        assert field["field"] == "entity"
+        for valid in ("Zone", "Task", "Incident", "LandRelease", "Casualty", "ApiKey"):
+            assert valid in field["message"]
+    known = await client.post(
+        "/graphql", json={"query": AUDIT, "variables": {"entity": "Zone"}}, headers=admin
+    )
+    assert known.json()["data"]["auditLog"]["totalCount"] >= 1
+
+
+async def test_the_valid_entities_are_those_the_triggers_write(conn: Conn) -> None:
+    rows = await conn.fetch(
+        """SELECT DISTINCT split_part(encode(t.tgargs, 'escape'), '\\000', 1) AS entity
+           FROM pg_trigger AS t JOIN pg_proc AS p ON p.oid = t.tgfoid
+           WHERE p.proname = 'audit_changes'"""
+    )
+    written = {r["entity"] for r in rows}
+    assert "Zone" in written
+    # api_keys has a trigger of its own, which writes 'ApiKey'.
+    assert await conn.fetchval(
+        "SELECT prosrc LIKE '%''ApiKey''%' FROM pg_proc WHERE proname = 'audit_key_changes'"
+    )
+    assert sorted(written | {"ApiKey"}) == sorted(audit_sql.ENTITIES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -68,3 +69,13 @@ def test_bad_setting_is_a_clear_message(
 def test_seed_needs_a_kind(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["seed"]) == 2
     assert "--demo" in capsys.readouterr().err
+
+
+def test_an_import_nested_too_deeply_is_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")  # never reached
+    deep = tmp_path / "deep.geojson"
+    deep.write_bytes(b"[" * 100_000)
+    assert main(["import", "zones", str(deep)]) == 2
+    assert "nested too deeply" in capsys.readouterr().err

@@ -549,3 +549,114 @@ async def test_concurrent_releases_never_exceed_the_area(schema_url: str) -> Non
 
     outcomes = await asyncio.gather(release(), release())
     assert sorted(outcomes) == ["land_releases_area_exceeds_remaining", "ok"]
+
+
+async def test_event_dates_from_1900(conn: asyncpg.Connection) -> None:
+    zone_id = await zone(conn)
+    await refused(
+        conn,
+        "zones_recorded_on_from_1900",
+        "UPDATE zones SET recorded_on = '1899-12-31' WHERE id = $1",
+        zone_id,
+    )
+    await conn.execute("UPDATE zones SET recorded_on = '1900-01-01' WHERE id = $1", zone_id)
+    await refused(
+        conn,
+        "incidents_occurred_on_from_1900",
+        "INSERT INTO incidents (code, incident_type, occurred_on, location) "
+        "VALUES ('ACC-1899', 'MINE_ACCIDENT', '0024-05-01', 'SRID=4326;POINT(10 10)')",
+    )
+    await refused(
+        conn,
+        "land_releases_released_on_from_1900",
+        "INSERT INTO land_releases (zone_id, method, area_m2, released_on) "
+        "VALUES ($1, 'REDUCED', 1, '1899-12-31')",
+        zone_id,
+    )
+
+
+async def test_release_not_before_its_task_started(conn: asyncpg.Connection) -> None:
+    zone_id = await zone(conn)
+    task_id = await task(conn, zone_id, "ONGOING")
+    await conn.execute("UPDATE tasks SET started_on = '2024-03-10' WHERE id = $1", task_id)
+    release = (
+        "INSERT INTO land_releases (zone_id, task_id, method, area_m2, released_on) "
+        "VALUES ($1, $2, 'CLEARED', 1, $3)"
+    )
+    await refused(
+        conn,
+        "land_releases_released_before_task_started",
+        release,
+        zone_id,
+        task_id,
+        date(2024, 3, 9),
+    )
+    await conn.execute(release, zone_id, task_id, date(2024, 3, 10))
+
+
+async def test_casualties_per_incident_are_capped(conn: asyncpg.Connection) -> None:
+    incident_id = await conn.fetchval(
+        "INSERT INTO incidents (code, incident_type, occurred_on, location) "
+        "VALUES ('ACC-CAP', 'MINE_ACCIDENT', '2024-05-01', 'SRID=4326;POINT(10 10)') RETURNING id"
+    )
+    add = "INSERT INTO casualties (incident_id, outcome) VALUES ($1, 'INJURED')"
+    # Without the service's setting, a writer gets the default of 1000.
+    await conn.execute(
+        "INSERT INTO casualties (incident_id, outcome) "
+        "SELECT $1, 'KILLED' FROM generate_series(1, 1000)",
+        incident_id,
+    )
+    await refused(conn, "casualties_per_incident_cap", add, incident_id)
+    await conn.execute("SET LOCAL mar.max_casualties_per_incident = 1001")
+    await conn.execute(add, incident_id)
+    await refused(conn, "casualties_per_incident_cap", add, incident_id)
+
+
+async def test_zone_area_below_10_to_the_12_square_metres(conn: asyncpg.Connection) -> None:
+    huge = "SRID=4326;MULTIPOLYGON(((0 0, 20 0, 20 60, 0 60, 0 0)))"  # about 1.4e13 m2
+    await refused(
+        conn,
+        "zones_estimated_area_max",
+        "INSERT INTO zones (code, name, hazard_type, contamination, geometry, priority) "
+        "VALUES ('HA-HUGE', 'Huge', 'SHA', '{AP_MINE}', $1::geometry, 2)",
+        huge,
+    )
+    zone_id = await zone(conn)
+    await refused(
+        conn,
+        "zones_estimated_area_max",
+        "UPDATE zones SET geometry = $2::geometry WHERE id = $1",
+        zone_id,
+        huge,
+    )
+
+
+async def test_no_edge_spans_180_degrees_of_longitude(conn: asyncpg.Connection) -> None:
+    insert = (
+        "INSERT INTO zones (code, name, hazard_type, contamination, geometry, priority) "
+        "VALUES ($1, 'Pacific', 'SHA', '{UXO}', $2::geometry, 2)"
+    )
+    band = "SRID=4326;MULTIPOLYGON(((170 0, -170 0, -170 1, 170 1, 170 0)))"
+    antipodal = "SRID=4326;MULTIPOLYGON(((-90 0, 90 0, 90 1, -90 1, -90 0)))"
+    for wkt in (band, antipodal):
+        await refused(conn, "zones_geometry_antimeridian", insert, "HA-BAND", wkt)
+    # Split at the antimeridian, the same area is a zone of two parts, each measured correctly.
+    split = (
+        "SRID=4326;MULTIPOLYGON(((170 0, 180 0, 180 1, 170 1, 170 0)),"
+        "((-180 0, -170 0, -170 1, -180 1, -180 0)))"
+    )
+    await conn.execute(insert, "HA-SPLIT", split)
+    area, part = await conn.fetchrow(
+        "SELECT estimated_area_m2, ST_Area('SRID=4326;POLYGON((0 0, 10 0, 10 1, 0 1, 0 0))'"
+        "::geography) FROM zones WHERE code = 'HA-SPLIT'"
+    )
+    assert abs(float(area) - 2 * part) < 1
+    zone_id = await zone(conn)
+    await refused(
+        conn,
+        "land_releases_geometry_antimeridian",
+        "INSERT INTO land_releases (zone_id, method, geometry, released_on) "
+        "VALUES ($1, 'REDUCED', $2::geometry, current_date)",
+        zone_id,
+        band,
+    )

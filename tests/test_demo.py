@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,7 +15,7 @@ import pytest
 
 from api.demo import SeedResult, seed_demo
 from api.demo.calendar import REFERENCE_DATE
-from api.demo.dataset import build_plan
+from api.demo.dataset import DemoPlan, build_plan, plan_for
 from api.migrations import upgrade
 
 DEVDB_URL = "postgresql://mar:mar@127.0.0.1:54329/mar"
@@ -162,6 +163,45 @@ def test_plan_has_no_date_after_the_reference() -> None:
     assert max(days) <= REFERENCE_DATE
 
 
+def event_dates(plan: DemoPlan) -> list[date]:
+    """Every date of an event in the plan: recordings, task dates, reports, releases, incidents."""
+    d = plan.dataset
+    return [
+        *(z.recorded_on for z in d.zones),
+        *(day for t in d.tasks for day in (t.planned_start, t.planned_end) if day),
+        *(day for t in d.tasks for day in (t.started_on, t.suspended_on, t.completed_on) if day),
+        *(r.report_date for r in d.progress_reports),
+        *(r.released_on for r in d.land_releases),
+        *(i.occurred_on for i in d.incidents),
+    ]
+
+
+@pytest.mark.parametrize("today", [date(2027, 1, 15), date(2031, 9, 1), date(2026, 2, 1)])
+def test_the_plan_is_dated_relative_to_the_day_it_is_generated(today: date) -> None:
+    plan = plan_for(today)
+    days = event_dates(plan)
+    # Incidents and work lie in the past, the latest of them recently.
+    assert max(days) <= today
+    assert max(i.occurred_on for i in plan.dataset.incidents) > today - timedelta(days=90)
+    assert min(days) > today - timedelta(days=6 * 366)
+    # Accreditations: six expired before today, the others valid for years after it.
+    expiries = sorted(t.accreditation_expires_on for t in plan.dataset.teams)
+    assert sum(day < today for day in expiries) == 6
+    assert all(day > today + timedelta(days=365) for day in expiries[6:])
+    assert plan.zone_status_changes and all(day <= today for _, day in plan.zone_status_changes)
+
+
+def test_two_days_give_the_same_set_moved_by_the_days_between() -> None:
+    first, second = plan_for(date(2027, 1, 15)), plan_for(date(2031, 9, 1))
+    moved = date(2031, 9, 1) - date(2027, 1, 15)
+    assert [day + moved for day in event_dates(first)] == event_dates(second)
+    assert [t.accreditation_expires_on + moved for t in first.dataset.teams] == [
+        t.accreditation_expires_on for t in second.dataset.teams
+    ]
+    assert first.dataset.casualties == second.dataset.casualties
+    assert [z.geometry for z in first.dataset.zones] == [z.geometry for z in second.dataset.zones]
+
+
 async def test_seed_writes_at_least_the_promised_counts(
     seeded: tuple[asyncpg.Connection[asyncpg.Record], SeedResult],
 ) -> None:
@@ -233,13 +273,12 @@ async def test_some_accreditations_expired_but_none_on_a_task(
 ) -> None:
     conn, _ = seeded
     expired = await conn.fetchval(
-        "SELECT count(*) FROM teams WHERE accreditation_expires_on < $1", REFERENCE_DATE
+        "SELECT count(*) FROM teams WHERE accreditation_expires_on < current_date"
     )
-    assert expired > 0
+    assert expired == 6
     misplaced = await conn.fetchval(
         """SELECT count(*) FROM task_teams AS tt JOIN teams AS t ON t.id = tt.team_id
-           WHERE t.status = 'INACTIVE' OR t.accreditation_expires_on < $1""",
-        REFERENCE_DATE,
+           WHERE t.status = 'INACTIVE' OR t.accreditation_expires_on < current_date"""
     )
     assert misplaced == 0
 
@@ -313,8 +352,9 @@ async def test_incidents_and_casualties_are_plausible(
            WHERE ST_Covers(z.geometry, i.location)"""
     )
     assert inside > 40
-    assert await conn.fetchval("SELECT max(occurred_on) FROM incidents") <= REFERENCE_DATE
-    assert await conn.fetchval("SELECT max(report_date) FROM progress_reports") <= REFERENCE_DATE
+    today = await conn.fetchval("SELECT current_date")
+    assert await conn.fetchval("SELECT max(occurred_on) FROM incidents") <= today
+    assert await conn.fetchval("SELECT max(report_date) FROM progress_reports") <= today
 
 
 async def test_a_second_seed_changes_nothing(

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from api.services import casualties as casualty_service
-from api.services import incidents as incident_service
+from api.services import rules
 from db.pool import Connection as Conn
 from tests.helpers import GraphQLClient, error_fields
 
@@ -183,7 +183,7 @@ async def test_the_database_backs_the_casualty_rule_with_the_same_field(
 async def test_the_database_backs_the_date_rule(
     gql: GraphQLClient, conn: Conn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(incident_service, "today", lambda: date(9999, 1, 1))
+    monkeypatch.setattr(rules, "today", lambda: date(9999, 1, 1))
     before = await counts(conn)
     tomorrow = (TODAY + timedelta(days=2)).isoformat()
     body = await gql(RECORD, {"input": incident_input("ACC-0006", occurredOn=tomorrow)})

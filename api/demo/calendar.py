@@ -6,7 +6,8 @@ import random
 from datetime import date, timedelta
 
 SEED = 20260630
-# Every event date of the demo set lies in the five years ending here: none is in the future.
+# Every event date of the demo set is drawn from the five years ending here; the set is then moved
+# as a whole so that this day becomes the day it is generated (api/demo/dataset.py plan_for).
 REFERENCE_DATE = date(2026, 6, 30)
 WINDOW_START = date(2021, 7, 1)
 SOURCE = "synthetic demo data"

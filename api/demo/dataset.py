@@ -1,11 +1,14 @@
-"""The whole demo set, built from fixed random streams: the same on every run and machine."""
+"""The whole demo set, built from fixed random streams: the same on every run and machine, then
+dated relative to the day it is generated (DOMAIN.md)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, fields, replace
+from datetime import date, timedelta
 from functools import lru_cache
+from typing import TypeVar
 
+from api.demo.calendar import REFERENCE_DATE
 from api.demo.incidents import build_incidents
 from api.demo.operations import build_operations
 from api.demo.operators import ORGANISATIONS, build_teams
@@ -42,3 +45,35 @@ def build_plan() -> DemoPlan:
         casualties=casualties,
     )
     return DemoPlan(dataset=dataset, zone_status_changes=operations.zone_status_changes)
+
+
+Record = TypeVar("Record")
+
+
+def _moved(record: Record, delta: timedelta) -> Record:
+    """The record with every date moved by `delta`."""
+    days = {
+        f.name: value + delta
+        for f in fields(record)  # type: ignore[arg-type]
+        if isinstance(value := getattr(record, f.name), date)
+    }
+    return replace(record, **days) if days else record  # type: ignore[type-var]
+
+
+def plan_for(today: date) -> DemoPlan:
+    """Return the demo set dated relative to `today`.
+
+    The plan is built once around REFERENCE_DATE; every date of it moves by the same number of
+    days, so the last events lie just before `today`, the valid accreditations expire years
+    after it, the expired ones before it, and every order between two dates of the set holds.
+    """
+    plan = build_plan()
+    delta = today - REFERENCE_DATE
+    if not delta:
+        return plan
+    d = plan.dataset
+    dataset = DemoDataset(
+        **{f.name: tuple(_moved(r, delta) for r in getattr(d, f.name)) for f in fields(d)}
+    )
+    changes = tuple((code, day + delta) for code, day in plan.zone_status_changes)
+    return DemoPlan(dataset=dataset, zone_status_changes=changes)

@@ -72,8 +72,12 @@ async def audit_log(
 ) -> AuditConnection:
     """Recorded writes, newest first: all of them, one record type's, or one record's."""
     problems = Problems("")
-    if entity is not None and len(entity) > 100:
-        problems.add("entity", "must be at most 100 characters")
+    if entity is not None and entity not in audit_sql.ENTITIES:
+        # Never an empty list for a misspelt name: the caller would take it for "no changes".
+        problems.add(
+            "entity",
+            f"is not a record type of the audit log; give one of {', '.join(audit_sql.ENTITIES)}",
+        )
     if entity_id is not None and entity is None:
         problems.add("entityId", "needs entity: ids are unique per record type only")
     problems.raise_if_any()

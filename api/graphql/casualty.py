@@ -91,7 +91,12 @@ async def add_casualty(info: Info, incident_id: strawberry.ID, input: CasualtyIn
     """Add a person killed or injured to a recorded incident."""
     incident = parse_id(incident_id, "incidentId")
     async with info.context.db.acquire() as conn:
-        row = await casualty_service.add_casualty(conn, incident, input.to_new())
+        row = await casualty_service.add_casualty(
+            conn,
+            incident,
+            input.to_new(),
+            max_casualties=info.context.settings.max_casualties_per_incident,
+        )
     return Casualty.from_record(row)
 
 

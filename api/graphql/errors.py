@@ -10,7 +10,9 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult, StreamExecutionResult
 
 from api.errors import ApiError, from_database_failure, from_domain
+from api.graphql.input_paths import literal_field, variable_field
 from api.graphql.limits import is_token_limit
+from api.graphql.scalars import InputOutOfRange
 from api.requests import current_request_id
 from db.errors import DomainError
 from db.pool import CONNECTION_ERRORS
@@ -45,10 +47,17 @@ def format_error(error: GraphQLError) -> GraphQLError:
         # Nothing was executed: the query failed to parse or validate, or a variable to coerce.
         # graphql-core's messages name the query's own text, never our internals.
         variable = error.message.startswith("Variable '$")
-        code = "BAD_USER_INPUT" if variable else "GRAPHQL_VALIDATION_FAILED"
+        out_of_range = isinstance(error, InputOutOfRange)
+        code = "BAD_USER_INPUT" if variable or out_of_range else "GRAPHQL_VALIDATION_FAILED"
         if is_token_limit(error):
             code = "QUERY_TOO_COMPLEX"
-        return _with(error, error.message, {"code": code, **(error.extensions or {})})
+        extensions: dict[str, object] = {"code": code, **(error.extensions or {})}
+        field = variable_field(error.message) if variable else None
+        if out_of_range:
+            field = {"field": literal_field(error) or "", "message": error.message}
+        if field is not None and "fields" not in extensions:
+            extensions["fields"] = [field]
+        return _with(error, error.message, extensions)
     if isinstance(original, DomainError):
         original = from_domain(original)
     failure = from_database_failure(original)

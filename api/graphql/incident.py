@@ -379,7 +379,9 @@ async def record_incident(info: Info, input: RecordIncidentInput) -> Incident:
         casualties=[c.to_new() for c in input.casualties or []],
     )
     async with info.context.db.acquire() as conn:
-        row = await incident_service.record_incident(conn, new)
+        row = await incident_service.record_incident(
+            conn, new, max_casualties=info.context.settings.max_casualties_per_incident
+        )
     return Incident.from_record(row)
 
 

@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from api.errors import BadUserInput, FieldError, QueryTooComplex
+from db.instants import checked_instant
 
 NodeT = TypeVar("NodeT")
 
@@ -91,6 +92,9 @@ def _encode_value(value: object) -> object:
     return value
 
 
+MAX_NUMERIC_EXPONENT = 30
+
+
 def _decode_value(kind: str, raw: object) -> object:
     if kind == "int" and isinstance(raw, int) and not isinstance(raw, bool):
         return raw
@@ -103,9 +107,13 @@ def _decode_value(kind: str, raw: object) -> object:
             parsed = datetime.fromisoformat(raw)
             if parsed.tzinfo is None:
                 raise ValueError("naive timestamp")
-            return parsed
+            return checked_instant(parsed)
         if kind == "numeric":
-            return Decimal(raw)
+            number = Decimal(raw)
+            # The sort keys are areas (numeric(14, 2)): a forged NaN or 1e999999 is no cursor.
+            if not number.is_finite() or abs(number.adjusted()) > MAX_NUMERIC_EXPONENT:
+                raise ValueError("not a sort key")
+            return number
     raise ValueError(f"not a {kind}")
 
 
@@ -123,7 +131,7 @@ def decode_cursor(cursor: str, list_name: str, order: str, kind: str) -> tuple[o
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         decoded = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise bad from None
     if not (isinstance(decoded, list) and len(decoded) == 4):
         raise bad

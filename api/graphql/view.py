@@ -25,6 +25,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
+from api import json_body
 from api.auth import ANONYMOUS, Caller, bearer_token, hash_secret
 from api.graphql.compiled import CompiledReads
 from api.graphql.context import Context
@@ -42,6 +43,7 @@ from api.graphql.schema import MarSchema
 from api.graphql.websocket import KeyedTransportWS
 from api.headers import CSP, ide_policy
 from api.hosts import public_base
+from api.json_body import BadJson
 from api.ratelimit import address_bucket
 from api.refusals import refuse
 from api.requests import current_request_id, new_request_id
@@ -304,7 +306,10 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         # A body of JSON that is not an object (`null`, `5`) is a client's mistake, not a 500.
-        parsed = super().parse_json(data)
+        try:
+            parsed = json_body.decode(data)
+        except BadJson as exc:
+            raise HTTPException(400, f"The request body {exc}") from None
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "The request body must be a JSON object")
         return parsed
@@ -313,9 +318,9 @@ class GraphQLApp(GraphQL[Context, None]):
         # JSON nested deeper than the interpreter's recursion limit is malformed for us: 400 like
         # any body that is not JSON, not a RecursionError and a 500.
         try:
-            return json.loads(data)
-        except RecursionError:
-            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+            return json_body.decode(data)
+        except BadJson as exc:
+            raise json.JSONDecodeError(f"The request body {exc}", "", 0) from None
 
     def create_response(
         self,

@@ -23,6 +23,7 @@ import cql2
 from starlette.datastructures import QueryParams
 
 from api.errors import BadUserInput, NotFoundError, Problems
+from db.instants import OutOfRange, parse_date_or_instant
 from db.queries import ogc as sql
 from db.queries.ogc import LAYERS, Bound, FilterError, ItemFilter, Layer
 from db.queries.ogc_cql2 import check_bbox, text_literal
@@ -158,21 +159,14 @@ def _bbox(text: str, _query: Mapping[str, str]) -> tuple[float, float, float, fl
     return check_bbox(list(corners), "bbox")
 
 
-def _instant(text: str) -> date | datetime:
-    if len(text) == 10:
-        return date.fromisoformat(text)
-    if "T" not in text.upper():
-        raise ValueError(f"{text!r} is neither a date nor a date-time (RFC 3339)")
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _interval(text: str, _query: Mapping[str, str]) -> tuple[Bound, Bound]:
     ends = text.split("/")
     if len(ends) > 2:
         raise ValueError("give an instant or an interval start/end ('..' for an open end)")
     try:
-        values = [None if end in ("", "..") else _instant(end) for end in ends]
+        values = [None if end in ("", "..") else parse_date_or_instant(end) for end in ends]
+    except OutOfRange as exc:
+        raise ValueError(f"{text!r} {exc}") from None
     except ValueError:
         raise ValueError(
             f"{text!r} is not an RFC 3339 date, date-time or interval start/end"

@@ -8,13 +8,13 @@ The body is limited to MAR_IMPORT_MAX_BYTES (413 beyond).
 
 from __future__ import annotations
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api import json_body
 from api.errors import BadUserInput, FieldError, Forbidden, NotFoundError
+from api.json_body import BadJson
 from api.rest.exports import caller_role, flag
 from api.rest.problems import problem
 from api.services.imports import KINDS, run_import
@@ -63,11 +63,17 @@ async def import_records(request: Request) -> Response:
     dry_run = flag(request, "dry_run", False)
     body = await read_body(request, request.app.state.settings.import_max_bytes)
     try:
-        collection = json.loads(body)
-    except ValueError as exc:
-        raise BadUserInput([FieldError("body", f"is not JSON: {exc}")]) from None
+        collection = json_body.decode(body)
+    except BadJson as exc:
+        raise BadUserInput([FieldError("body", str(exc))]) from None
     async with request.app.state.db.acquire() as conn:
-        report = await run_import(conn, kind, collection, dry_run=dry_run)
+        report = await run_import(
+            conn,
+            kind,
+            collection,
+            dry_run=dry_run,
+            max_casualties=request.app.state.settings.max_casualties_per_incident,
+        )
     if report.errors and not dry_run:
         count = len({e.index for e in report.errors})
         return problem(

@@ -17,6 +17,9 @@ OUTCOMES = ("KILLED", "INJURED", "UNKNOWN")
 CATEGORIES = ("CIVILIAN", "MILITARY", "DEMINER", "UNKNOWN")
 SEXES = ("FEMALE", "MALE", "UNKNOWN")
 MAX_AGE = 120
+# Casualties one incident may have unless MAR_MAX_CASUALTIES_PER_INCIDENT says otherwise; the
+# database's trigger holds the same number (migration 0008).
+DEFAULT_MAX_CASUALTIES = 1000
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,16 @@ def check_casualty(casualty: NewCasualty, path: str, problems: Problems) -> None
     check_enum(casualty.sex, f"{path}sex", SEXES, problems)
     if casualty.age is not None and not 0 <= casualty.age <= MAX_AGE:
         problems.add(f"{path}age", f"must be between 0 and {MAX_AGE}")
+
+
+def check_casualty_count(count: int, field: str, problems: Problems, max_casualties: int) -> None:
+    """An incident has at most `max_casualties` casualties: one row per person stays countable."""
+    if count > max_casualties:
+        problems.add(
+            field,
+            f"an incident may have at most {max_casualties} casualties; "
+            f"this one would have {count}",
+        )
 
 
 async def insert_casualty(
@@ -67,15 +80,26 @@ async def insert_casualty(
     return row
 
 
-async def add_casualty(conn: Connection, incident_id: int, casualty: NewCasualty) -> asyncpg.Record:
+async def add_casualty(
+    conn: Connection,
+    incident_id: int,
+    casualty: NewCasualty,
+    *,
+    max_casualties: int = DEFAULT_MAX_CASUALTIES,
+) -> asyncpg.Record:
     """Add a casualty to an existing incident and return it.
 
-    Raise BadUserInput naming each bad field, NotFoundError for an unknown incident.
+    Raise BadUserInput naming each bad field (`incidentId` when the incident already has as
+    many casualties as one may have), NotFoundError for an unknown incident.
     """
     problems = Problems("input")
     check_casualty(casualty, "", problems)
     problems.raise_if_any()
-    if not await conn.fetchval(casualty_sql.INCIDENT_EXISTS, incident_id):
+    recorded = await conn.fetchval(casualty_sql.COUNT_OF_INCIDENT, incident_id)
+    if recorded is None:
         raise NotFoundError(f"no incident has id {incident_id}")
+    on_incident = Problems("")
+    check_casualty_count(recorded + 1, "incidentId", on_incident, max_casualties)
+    on_incident.raise_if_any()
     async with write_transaction(conn):
         return await insert_casualty(conn, incident_id, casualty, "input")

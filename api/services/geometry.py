@@ -11,6 +11,9 @@ from db.pool import Connection
 from db.queries import geometry as geometry_sql
 
 MAX_POSITIONS = 100_000
+# What numeric(14, 2) holds, and far more than any hazardous area (the largest are some hundreds
+# of km²): 10^12 m² is 1 000 000 km², about the size of Egypt.
+MAX_AREA_M2 = 10**12
 
 
 class _Invalid(Exception):
@@ -38,6 +41,16 @@ def _ring(value: Any) -> int:
     positions = [_position(p) for p in value]
     if positions[0] != positions[-1]:
         raise _Invalid("each ring must end where it starts")
+    for (west, _), (east, _) in zip(positions, positions[1:], strict=False):
+        # Between two positions 180° apart the edge could run either way round the globe
+        # (PostGIS cannot measure it on the spheroid); further apart, it is the long way round,
+        # a band around the globe, which no client means: it meant to cross the antimeridian.
+        if abs(west - east) >= 180:
+            raise _Invalid(
+                f"has an edge from longitude {west:g} to {east:g}, 180° or more apart: an area "
+                "that crosses the antimeridian must be split there into polygons on either side "
+                "of it (RFC 7946 §3.1.9), given as one MultiPolygon"
+            )
     return len(positions)
 
 
@@ -100,5 +113,12 @@ async def check_geometry(
         return None
     if not row["is_valid"]:
         problems.add(field, f"is not a valid geometry: {row['reason']}")
+        return None
+    if round(row["area_m2"], 2) >= MAX_AREA_M2:
+        problems.add(
+            field,
+            f"has an area of {row['area_m2']:.0f} m²; "
+            "an area must be below 10^12 m² (1 000 000 km²)",
+        )
         return None
     return text

@@ -19,7 +19,13 @@ from typing import Any
 import asyncpg
 
 from api.errors import ApiError, BadUserInput, FieldError, Problems
-from api.services.casualties import NewCasualty, check_casualty, insert_casualty
+from api.services.casualties import (
+    DEFAULT_MAX_CASUALTIES,
+    NewCasualty,
+    check_casualty,
+    check_casualty_count,
+    insert_casualty,
+)
 from api.services.incidents import NewIncident, record_incident, update_incident
 from api.services.zones import NewZone, create_zone, update_zone
 from db.pool import Connection
@@ -248,6 +254,7 @@ async def run_import(
     *,
     dry_run: bool = False,
     on_feature: Callable[[], None] | None = None,
+    max_casualties: int = DEFAULT_MAX_CASUALTIES,
 ) -> ImportReport:
     """Upsert every feature of `body` (a FeatureCollection) by code, all or nothing.
 
@@ -260,7 +267,7 @@ async def run_import(
     features = read_features(body, kind, report)
     try:
         async with conn.transaction():
-            writer = _Zones(conn) if kind == "zones" else _Incidents(conn)
+            writer = _Zones(conn) if kind == "zones" else _Incidents(conn, max_casualties)
             await writer.prepare(features)
             for feature in features:
                 problems = await writer.write(feature, report)
@@ -329,8 +336,9 @@ class _Zones:
 class _Incidents:
     """Create or update incidents (and replace their casualties) through the use-cases."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, max_casualties: int) -> None:
         self.conn = conn
+        self.max_casualties = max_casualties
         self.existing: dict[str, asyncpg.Record] = {}
         self.zones: dict[str, int] = {}
         self.tasks: dict[str, int] = {}
@@ -379,7 +387,7 @@ class _Incidents:
                     casualties=casualties or [],
                     **{k: v for k, v in values.items() if v is not None or k.endswith("_id")},
                 )
-                await record_incident(self.conn, incident)
+                await record_incident(self.conn, incident, max_casualties=self.max_casualties)
                 report.created += 1
                 return []
             if feature.has_geometry:
@@ -396,6 +404,7 @@ class _Incidents:
 
     async def _replace_casualties(self, incident_id: int, casualties: list[NewCasualty]) -> None:
         checks = Problems("input")
+        check_casualty_count(len(casualties), "casualties", checks, self.max_casualties)
         for n, casualty in enumerate(casualties):
             check_casualty(casualty, f"casualties[{n}].", checks)
         checks.raise_if_any()

@@ -9,9 +9,15 @@ from typing import Any
 import asyncpg
 
 from api.errors import ConflictError, NotFoundError, Problems
-from api.services.casualties import NewCasualty, check_casualty, insert_casualty
+from api.services.casualties import (
+    DEFAULT_MAX_CASUALTIES,
+    NewCasualty,
+    check_casualty,
+    check_casualty_count,
+    insert_casualty,
+)
 from api.services.geometry import check_geometry
-from api.services.rules import check_code, check_enum, today
+from api.services.rules import check_code, check_enum, check_event_date
 from api.services.transaction import write_transaction
 from db.pool import Connection
 from db.queries import incidents as incident_sql
@@ -86,8 +92,8 @@ def _check_fields(values: dict[str, Any], problems: Problems) -> None:
         check_enum(values["device_category"], "deviceCategory", DEVICE_CATEGORIES, problems)
     if "activity" in values:
         check_enum(values["activity"], "activity", ACTIVITIES, problems)
-    if "occurred_on" in values and values["occurred_on"] > today():
-        problems.add("occurredOn", "must not be in the future")
+    if "occurred_on" in values:
+        check_event_date(values["occurred_on"], "occurredOn", problems)
 
 
 def _check_task_type(
@@ -117,7 +123,9 @@ async def _check_references(
         problems.add("taskId", "refers to a task in another zone")
 
 
-async def record_incident(conn: Connection, incident: NewIncident) -> asyncpg.Record:
+async def record_incident(
+    conn: Connection, incident: NewIncident, *, max_casualties: int = DEFAULT_MAX_CASUALTIES
+) -> asyncpg.Record:
     """Record an incident and its casualties, all or nothing, and return the incident.
 
     When no zone is given and the location lies inside a zone, that zone is linked (by the
@@ -134,6 +142,7 @@ async def record_incident(conn: Connection, incident: NewIncident) -> asyncpg.Re
         location = await check_geometry(conn, incident.location, "location", POINT, problems)
     _check_task_type(incident.incident_type, incident.task_id, "taskId", problems)
     await _check_references(conn, incident.zone_id, incident.task_id, problems)
+    check_casualty_count(len(incident.casualties), "casualties", problems, max_casualties)
     for index, casualty in enumerate(incident.casualties):
         check_casualty(casualty, f"casualties[{index}].", problems)
     problems.raise_if_any()

@@ -12,7 +12,7 @@ import asyncpg
 from api.errors import Problems
 from api.services.geometry import check_geometry
 from api.services.progress_reports import area_m2
-from api.services.rules import check_enum, today
+from api.services.rules import check_enum, check_event_date
 from api.services.transaction import write_transaction
 from db.pool import Connection
 from db.queries import land_releases as release_sql
@@ -68,8 +68,7 @@ async def record_land_release(conn: Connection, release: NewLandRelease) -> asyn
     """
     problems = Problems("input")
     check_enum(release.method, "method", RELEASE_METHODS, problems)
-    if release.released_on > today():
-        problems.add("releasedOn", "must not be in the future")
+    check_event_date(release.released_on, "releasedOn", problems)
     area: Decimal | None = None
     geometry: str | None = None
     if (release.area_m2 is None) == (release.geometry is None):
@@ -84,11 +83,16 @@ async def record_land_release(conn: Connection, release: NewLandRelease) -> asyn
         if zone is None:
             problems.add("zoneId", "does not refer to an existing zone")
         if release.task_id is not None:
-            task_zone_id = await conn.fetchval(release_sql.TASK_ZONE, release.task_id)
-            if task_zone_id is None:
+            task = await conn.fetchrow(release_sql.TASK, release.task_id)
+            if task is None:
                 problems.add("taskId", "does not refer to an existing task")
-            elif zone is not None and task_zone_id != release.zone_id:
-                problems.add("taskId", f"refers to a task of another zone (zone {task_zone_id})")
+            elif zone is not None and task["zone_id"] != release.zone_id:
+                problems.add("taskId", f"refers to a task of another zone (zone {task['zone_id']})")
+            elif task["started_on"] is not None and release.released_on < task["started_on"]:
+                problems.add(
+                    "releasedOn",
+                    f"must not be before the day the task started ({task['started_on']})",
+                )
         if zone is None:
             problems.raise_if_any()
         assert zone is not None

@@ -10,7 +10,7 @@ import asyncpg
 
 from api.errors import ConflictError, NotFoundError, Problems
 from api.services.geometry import check_geometry
-from api.services.rules import check_code, check_enum, check_text, today
+from api.services.rules import check_code, check_enum, check_event_date, check_text
 from api.services.transaction import write_transaction
 from db.pool import Connection
 from db.queries import zones as zone_sql
@@ -69,13 +69,26 @@ def _check_fields(values: dict[str, Any], problems: Problems) -> None:
         problems.add("priority", "must be between 1 (highest) and 5")
     if values.get("land_use") is not None:
         check_enum(values["land_use"], "landUse", LAND_USES, problems)
-    if values.get("recorded_on") is not None and values["recorded_on"] > today():
-        problems.add("recordedOn", "must not be in the future")
+    if values.get("recorded_on") is not None:
+        check_event_date(values["recorded_on"], "recordedOn", problems)
 
 
 def _ordered(contamination: list[str]) -> list[str]:
     """Contamination without duplicates, in the enumeration's order."""
     return sorted(set(contamination), key=CONTAMINATION.index)
+
+
+async def _check_not_below_released(
+    conn: Connection, zone_id: int, geometry: str, problems: Problems
+) -> None:
+    """A zone's polygon may not shrink below what has been released from it (DOMAIN.md)."""
+    row = await conn.fetchrow(zone_sql.RELEASED_AND_NEW_AREA, zone_id, geometry)
+    if row is not None and row["new_area_m2"] < row["released_area_m2"]:
+        problems.add(
+            "geometry",
+            f"its area of {row['new_area_m2']} m² is smaller than the "
+            f"{row['released_area_m2']} m² already released from the zone",
+        )
 
 
 async def create_zone(conn: Connection, zone: NewZone) -> asyncpg.Record:
@@ -124,6 +137,8 @@ async def update_zone(
     if changes.get("geometry") is not None:
         checked = await check_geometry(conn, changes["geometry"], "geometry", AREA_SHAPES, problems)
         changes = {**changes, "geometry": checked}
+        if checked is not None:
+            await _check_not_below_released(conn, zone_id, checked, problems)
     problems.raise_if_any()
     if changes.get("contamination") is not None:
         changes = {**changes, "contamination": _ordered(changes["contamination"])}

@@ -10,6 +10,22 @@ COLUMNS = (
     "a.id, a.occurred_at, a.actor, a.action, a.entity, a.entity_id, a.before, a.after, a.request_id"
 )
 
+# The record types the audit triggers of migration 0003 name, as the API calls them (the GraphQL
+# type names), in the order of the migration.
+ENTITIES = (
+    "Organisation",
+    "Team",
+    "Zone",
+    "Task",
+    "TaskTeam",
+    "ProgressReport",
+    "DeviceFind",
+    "LandRelease",
+    "Incident",
+    "Casualty",
+    "ApiKey",
+)
+
 # The transaction-local settings the audit triggers read: who writes, for which request.
 SET_ACTOR = "SELECT set_config('mar.actor', $1, true), set_config('mar.request_id', $2, true)"
 

@@ -16,7 +16,11 @@ WITH c AS (
 SELECT {COLUMNS} FROM c
 """
 
-INCIDENT_EXISTS = "SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)"
+# $1 incident: how many casualties it has, or null when there is no such incident.
+COUNT_OF_INCIDENT = """
+SELECT (SELECT count(*) FROM casualties WHERE incident_id = i.id) FROM incidents AS i
+WHERE i.id = $1
+"""
 
 # Batches for per-request loaders: $1 the incident ids.
 BY_INCIDENTS = f"""

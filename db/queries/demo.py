@@ -11,6 +11,9 @@ LOCK = "SELECT pg_advisory_xact_lock(hashtext('mar seed --demo'))"
 
 PRESENT = "SELECT EXISTS (SELECT 1 FROM organisations WHERE code LIKE 'DEMO-%')"
 
+# The day the demo set is dated from: the one the triggers compare with.
+TODAY = "SELECT current_date"
+
 INSERT_ORGANISATIONS = """
 INSERT INTO organisations (code, name, org_type, country)
 SELECT r.code, r.name, r.org_type, r.country

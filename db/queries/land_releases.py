@@ -31,7 +31,8 @@ HAS_CLEARED = """
 SELECT EXISTS (SELECT 1 FROM land_releases WHERE zone_id = $1 AND method = 'CLEARED')
 """
 
-TASK_ZONE = "SELECT zone_id FROM tasks WHERE id = $1"
+# $1 task: its zone, and the day it started (null while PLANNED).
+TASK = "SELECT zone_id, started_on FROM tasks WHERE id = $1"
 
 # $1 zone, $2 a release geometry as GeoJSON text: its area on the spheroid and how much of it
 # lies outside the zone (the same measures as the trigger's).

@@ -103,7 +103,7 @@ def _interval(queryable: Queryable, interval: tuple[Bound, Bound], params: Param
         out.append(TS_FROM.format(params.add(as_instant(start.value)), c=queryable.sql))
     if isinstance(end.value, datetime):
         out.append(TS_TO.format(params.add(end.value), c=queryable.sql))
-    elif end.value is not None:  # a whole day: up to the next midnight
+    elif end.value is not None and end.value < date.max:  # a whole day: to the next midnight
         out.append(
             TS_BEFORE.format(params.add(as_instant(end.value + timedelta(days=1))), c=queryable.sql)
         )

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from db.instants import OutOfRange, parse_instant
 from db.queries.ogc_layers import (
     BOOLEAN,
     DATE,
@@ -68,6 +69,8 @@ def literal(kind: str, value: Any, where: str) -> Any:
             return as_date(_instant(value))
         if kind == TIMESTAMP and isinstance(value, str):
             return as_instant(_instant(value))
+    except OutOfRange as exc:
+        raise FilterError(where, f"{json.dumps(value)} {exc}") from None
     except ValueError:
         pass
     raise FilterError(where, f"{json.dumps(value)} is not a valid {kind} for {where}")
@@ -87,10 +90,7 @@ def text_literal(kind: str, text: str, where: str) -> Any:
 
 
 def _instant(text: str) -> date | datetime:
-    if len(text) == 10:
-        return date.fromisoformat(text)
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return date.fromisoformat(text) if len(text) == 10 else parse_instant(text)
 
 
 def compare(queryable: Queryable, op: str, value: Any, params: Params, where: str) -> str:

@@ -53,6 +53,15 @@ SETTABLE = {
 
 VERSION_OF = "SELECT version FROM zones WHERE id = $1"
 
+# $1 zone, $2 a new geometry as GeoJSON text: the area already released from the zone and the
+# area the zone would have (as zones_compute_area computes it); no row for an unknown zone.
+RELEASED_AND_NEW_AREA = """
+SELECT released_area_m2,
+       round(ST_Area(ST_Force2D(ST_GeomFromGeoJSON($2::text))::geography)::numeric, 2)
+           AS new_area_m2
+FROM zones WHERE id = $1
+"""
+
 
 def update(changes: dict[str, object], zone_id: int, version: int) -> tuple[str, list[object]]:
     """Return the statement that applies `changes` if the row's version is still `version`."""
