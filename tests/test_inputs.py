@@ -206,7 +206,7 @@ async def capped_gql(
         app = create_app(
             replace(settings, max_casualties_per_incident=cap), db=SingleConnectionSource(conn)
         )
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mar.test")
         clients.append(http)
         return GraphQLClient(http, headers={"Authorization": f"Bearer {editor_key}"})
 
