@@ -53,6 +53,14 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return origins
 
 
+def _directory(env: Mapping[str, str], name: str) -> str:
+    """An existing folder, or "" when unset."""
+    raw = env.get(name) or ""
+    if raw and not Path(raw).is_dir():
+        raise SettingsError(f"{name} must name an existing folder, not {raw!r}")
+    return raw
+
+
 def _default_alembic_ini() -> Path:
     """alembic.ini in the working directory, else beside the installed packages (a checkout)."""
     here = Path.cwd() / "alembic.ini"
@@ -93,6 +101,13 @@ class Settings:
     import_max_bytes: int = 52_428_800  # POST /imports/…: 50 MiB
     cors_origins: tuple[str, ...] = ()
     alembic_ini: Path = field(default_factory=_default_alembic_ini)
+    # Streamed exports (api/rest/exports.py): how many run at once per key (per client address
+    # when anonymous) and in all, over them RATE_LIMITED; seconds a client may take to accept a
+    # chunk before it is cut off; where exports are spooled ("" = the system's temporary folder).
+    exports_per_client: int = 2
+    exports_max: int = 4
+    export_send_timeout_s: int = 30
+    export_spool_dir: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +146,10 @@ class Settings:
             import_max_bytes=_int(env, "MAR_IMPORT_MAX_BYTES", 52_428_800, 1024, 10_737_418_240),
             cors_origins=_origins(env, "MAR_CORS_ORIGINS"),
             alembic_ini=Path(ini) if ini else _default_alembic_ini(),
+            exports_per_client=_int(env, "MAR_EXPORTS_PER_CLIENT", 2, 1, 10_000),
+            exports_max=_int(env, "MAR_EXPORTS_MAX", 4, 1, 10_000),
+            export_send_timeout_s=_int(env, "MAR_EXPORT_SEND_TIMEOUT", 30, 1, 3600),
+            export_spool_dir=_directory(env, "MAR_EXPORT_SPOOL_DIR"),
         )
 
     def require_database_url(self) -> str:
