@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route, WebSocketRoute
 
 from api.auth import AuthMiddleware
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
             ApiError: problems.api_error,
             HTTPException: problems.http_error,
             Exception: problems.unexpected_error,
+            ClientDisconnect: problems.client_gone,
         },
         lifespan=lifespan,
     )

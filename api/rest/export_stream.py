@@ -76,7 +76,8 @@ class ExportResponse(Response):
                 self.send_timeout,
                 sent,
             )
-            _abort(scope)
+            if _abort(scope):
+                await _settle(gone)
         except ClientGone:
             log.info("%s: the client went away after %d bytes", path, sent)
         except Exception:
@@ -85,6 +86,7 @@ class ExportResponse(Response):
             log.exception("%s: the export failed after %d bytes", path, sent)
             if not _abort(scope):
                 raise
+            await _settle(gone)
         finally:
             watcher.cancel()
             await self.spool.close()
@@ -110,6 +112,14 @@ async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
     gone.set()
+
+
+async def _settle(gone: asyncio.Event) -> None:
+    """Wait (briefly) until the server has seen the connection it was told to abort go: returning
+    before then, the response would look abandoned to it and be logged as an error."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(1.0):
+            await gone.wait()
 
 
 def _abort(scope: Scope) -> bool:
