@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from api.app import create_app
@@ -191,3 +192,11 @@ async def test_the_connection_is_back_before_the_client_reads_anything(
         for task in exports:
             task.cancel()
         pool.terminate()  # whatever still holds a connection (a failure of this test)
+
+
+async def test_head_answers_the_headers_and_gives_its_slot_back(client: httpx.AsyncClient) -> None:
+    for _ in range(3):  # more than the default two exports per client: each slot came back
+        response = await client.head("/exports/zones.csv")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/csv; charset=utf-8"
+        assert response.content == b""

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from api.connections import aborter
+from api.errors import from_database_failure
 from api.rest.export_slots import Slot
 from api.services.spool import Spool
 
@@ -59,6 +60,9 @@ class ExportResponse(Response):
         try:
             start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
             await self._send(send, start)
+            if scope.get("method") == "HEAD":  # the headers only
+                await self._send(send, _body(b"", more=False))
+                return
             async with aclosing(self.spool.read()) as chunks:
                 async for chunk in chunks:
                     if gone.is_set():
@@ -80,10 +84,13 @@ class ExportResponse(Response):
                 await _settle(gone)
         except ClientGone:
             log.info("%s: the client went away after %d bytes", path, sent)
-        except Exception:
+        except Exception as error:
             # The export failed half-way (e.g. a statement over its time limit): the status is
             # sent, so the client can only learn it from a connection reset before the end.
-            log.exception("%s: the export failed after %d bytes", path, sent)
+            if from_database_failure(error) is not None:  # a limit, not a fault: no traceback
+                log.warning("%s: the export failed after %d bytes: %s", path, sent, error)
+            else:
+                log.exception("%s: the export failed after %d bytes", path, sent)
             if not _abort(scope):
                 raise
             await _settle(gone)
