@@ -3,7 +3,9 @@
 An export holds a spool file and, while PostgreSQL writes it, a connection; a caller who opens
 many and reads none would hold them all. So each caller (its key, or its address when
 anonymous: api.ratelimit.bucket_key) gets at most `per_client` exports at once, and the process
-at most `total`; over either, the export is refused before it touches the database.
+at most `total`; over either, the export is refused before it touches the database. The counts
+live in this process, as the rate limit's buckets do: with several server processes, each has its
+own.
 """
 
 from __future__ import annotations
