@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route, WebSocketRoute
 
 from api.auth import AuthMiddleware
@@ -107,6 +108,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Edg
             ApiError: problems.api_error,
             HTTPException: problems.http_error,
             Exception: problems.unexpected_error,
+            ClientDisconnect: problems.client_gone,
         },
         lifespan=lifespan,
     )

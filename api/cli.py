@@ -23,12 +23,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.connections import AbortableConnections
     from api.logs import configure_logging
 
     configure_logging(settings.log_level, json_lines=settings.log_json)
     settings.require_database_url()
     uvicorn.run(
-        create_app(settings),
+        AbortableConnections(create_app(settings)),
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_config=None,

@@ -105,6 +105,14 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _directory(env: Mapping[str, str], name: str) -> str:
+    """An existing folder, or "" when unset."""
+    raw = env.get(name) or ""
+    if raw and not Path(raw).is_dir():
+        raise SettingsError(f"{name} must name an existing folder, not {raw!r}")
+    return raw
+
+
 def _default_alembic_ini() -> Path:
     """alembic.ini in the working directory, else beside the installed packages (a checkout)."""
     here = Path.cwd() / "alembic.ini"
@@ -159,6 +167,13 @@ class Settings:
     # Casualties one incident may have (API and database); raise it to record a mass-casualty
     # event such as the explosion of an ammunition depot.
     max_casualties_per_incident: int = 1000
+    # Streamed exports (api/rest/exports.py): how many run at once per key (per client address
+    # when anonymous) and in all, over them RATE_LIMITED; seconds a client may take to accept a
+    # chunk before it is cut off; where exports are spooled ("" = the system's temporary folder).
+    exports_per_client: int = 2
+    exports_max: int = 4
+    export_send_timeout_s: int = 30
+    export_spool_dir: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -209,6 +224,10 @@ class Settings:
             max_casualties_per_incident=_int(
                 env, "MAR_MAX_CASUALTIES_PER_INCIDENT", 1000, 1, 1_000_000
             ),
+            exports_per_client=_int(env, "MAR_EXPORTS_PER_CLIENT", 2, 1, 10_000),
+            exports_max=_int(env, "MAR_EXPORTS_MAX", 4, 1, 10_000),
+            export_send_timeout_s=_int(env, "MAR_EXPORT_SEND_TIMEOUT", 30, 1, 3600),
+            export_spool_dir=_directory(env, "MAR_EXPORT_SPOOL_DIR"),
         )
 
     def require_database_url(self) -> str:

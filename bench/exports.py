@@ -84,8 +84,10 @@ async def stream_once(base: str, path: str, pid: int) -> Run:
                 if lines:
                     records += chunk.count(b"\n")
                 else:
-                    records += (tail + chunk).count(FEATURE)
-                    tail = chunk[-(len(FEATURE) - 1) :]
+                    joined = tail + chunk
+                    records += joined.count(FEATURE)
+                    # The last bytes seen, across chunks shorter than the marker too.
+                    tail = joined[-(len(FEATURE) - 1) :]
         total = time.perf_counter() - started
     stop.set()
     await sampler

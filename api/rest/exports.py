@@ -1,26 +1,40 @@
 """GET /exports/{zones|incidents|releases|casualties}.csv and /exports/{zones|incidents}.geojson.
 
-The body is streamed from a server-side cursor (api.services.exports.stream). The statement is
-prepared and the connection borrowed before the response starts, so a refusal still comes back
-as a problem document; once streaming, the connection is given back when the body ends or the
-client goes away.
+An export is admitted if its caller and the process have a free slot (api.rest.export_slots),
+else it is RATE_LIMITED. Its rows are read from a server-side cursor (api.services.exports.stream)
+into a spool at the database's speed (api.services.spool: one snapshot; the connection is given
+back when the rows are written, whatever the client does) and the spool is sent at the client's
+pace (api.rest.export_stream). The connection is borrowed and the statement opened before the
+response starts, so a refusal still comes back as a problem document.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
+import logging
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
 
-from api.errors import BadUserInput, FieldError, Forbidden, NotFoundError, Problems
+from api.errors import (
+    BadUserInput,
+    FieldError,
+    Forbidden,
+    NotFoundError,
+    Problems,
+    from_database_failure,
+)
+from api.ratelimit import bucket_key
 from api.rest import filters
+from api.rest.export_slots import ExportSlots
+from api.rest.export_stream import ExportResponse
+from api.rest.problems import problem
 from api.services import exports
 from api.services.exports import Access, Export
+from api.services.spool import Spool
 from db.queries.sql import Params
+
+log = logging.getLogger("mar.exports")
 
 # Roles that read casualties' personal data (API.md); description/source: filters.sees_private.
 PERSONAL_DATA_ROLES = frozenset({"editor", "admin"})
@@ -34,20 +48,8 @@ FILTER_LAYERS = {
     "casualties": ("incidents", False),
 }
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
-
-
-class CursorStream(StreamingResponse):
-    """A streamed body whose iterator is closed whatever ends the response (a disconnect too)."""
-
-    def __init__(
-        self, body: AsyncGenerator[bytes, None], *, media_type: str, headers: dict[str, str]
-    ) -> None:
-        super().__init__(body, media_type=media_type, headers=headers)
-        self.stream = body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async with aclosing(self.stream):
-            await super().__call__(scope, receive, send)
+# Seconds a refused export is told to wait: about what a small export takes to finish.
+RETRY_AFTER_S = 5
 
 
 def caller_role(request: Request) -> str:
@@ -113,27 +115,45 @@ def _kind(request: Request, kinds: tuple[str, ...], extension: str) -> str:
     return kind
 
 
+def _slots(request: Request) -> ExportSlots:
+    """The process's export slots (made on first use, from the app's settings)."""
+    state = request.app.state
+    slots: ExportSlots | None = getattr(state, "export_slots", None)
+    if slots is None:
+        settings = state.settings
+        slots = state.export_slots = ExportSlots(settings.exports_per_client, settings.exports_max)
+    return slots
+
+
 async def _respond(request: Request, export: Export, media_type: str, filename: str) -> Response:
-    body = exports.stream(request.app.state.db, export)
+    settings = request.app.state.settings
+    slot = _slots(request).take(bucket_key(request.scope))
+    if isinstance(slot, str):
+        refused = problem(429, "RATE_LIMITED", slot)
+        refused.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return refused
+    spool = Spool(
+        exports.stream(request.app.state.db, export), folder=settings.export_spool_dir or None
+    )
     try:
-        head = await anext(body)  # borrows the connection and opens the cursor
-    except BaseException:
-        await body.aclose()
-        raise
-
-    async def whole() -> AsyncGenerator[bytes, None]:
-        async with aclosing(body):
-            yield head
-            async for chunk in body:
-                yield chunk
-
-    return CursorStream(
-        whole(),
+        await spool.start()  # borrows the connection and opens the cursor
+    except BaseException as error:
+        await spool.close()
+        slot.release()
+        failure = from_database_failure(error) if isinstance(error, Exception) else None
+        if failure is None:
+            raise
+        log.warning("%s %s: %s", request.method, request.url.path, error)
+        raise failure from None
+    return ExportResponse(
+        spool,
+        slot,
         media_type=media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
         },
+        send_timeout=settings.export_send_timeout_s,
     )
 
 

@@ -70,3 +70,12 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     request_id = current_request_id()
     return problem(500, "INTERNAL_SERVER_ERROR", f"Internal server error (request id {request_id})")
+
+
+async def client_gone(request: Request, _exc: Exception) -> Response:
+    """The client went away while its request was read: an INFO line, no traceback (it is not
+    a fault of the service); the answer goes nowhere."""
+    log.info(
+        "%s %s: the client went away before its request was read", request.method, request.url.path
+    )
+    return problem(400, "BAD_USER_INPUT", "the request ended before its body did")
