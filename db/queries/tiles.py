@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 EXTENT = 4096
 BUFFER = 64
+WORLD_SPAN = 40075016.68557849  # the width of the Web Mercator world, in metres
+# Part of every ETag: a change of how tiles are drawn must not leave caches holding the old ones.
+TILE_FORMAT = "2"
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,12 @@ def tile(layer: TileLayer) -> str:
     return f"""
 WITH bounds AS (
   SELECT ST_TileEnvelope($1, $2, $3) AS tile,
-         ST_Transform(ST_TileEnvelope($1, $2, $3, margin => {BUFFER / EXTENT}), 4326) AS area
+         -- The buffered tile, cut to the world before it goes to degrees: past the antimeridian
+         -- a Web Mercator x wraps round to the other side, which made the edge tiles empty.
+         ST_Transform(ST_ClipByBox2D(ST_TileEnvelope($1, $2, $3, margin => {BUFFER / EXTENT}),
+                                     ST_TileEnvelope(0, 0, 0)), 4326) AS area,
+         -- One pixel of the tile's grid, in metres of Web Mercator.
+         {WORLD_SPAN} / (2 ^ $1 * {EXTENT}) AS pixel
 ),
 found AS MATERIALIZED (
   SELECT {a}.id, {a}.version, {a}.updated_at, {layer.geometry} AS geom, {attributes}
@@ -86,17 +94,16 @@ found AS MATERIALIZED (
   WHERE {layer.geometry} && bounds.area
 ),
 stamp AS (
-  SELECT md5(count(*)::text || ':' || COALESCE(sum(id), 0)::text || ':'
+  SELECT md5('{TILE_FORMAT}:' || count(*)::text || ':' || COALESCE(sum(id), 0)::text || ':'
              || COALESCE(sum(version), 0)::text || ':'
              || COALESCE(max(extract(epoch FROM updated_at)), 0)::text) AS etag
   FROM found
 )
 SELECT stamp.etag,
        CASE WHEN stamp.etag = ANY($4::text[]) THEN NULL ELSE (
-         SELECT COALESCE(ST_AsMVT(mvt.*, '{layer.name}', {EXTENT}, 'geom'), ''::bytea)
+         SELECT COALESCE(ST_AsMVT(mvt.*, '{layer.name}', {EXTENT}, 'geom', 'id'), ''::bytea)
          FROM (
-           SELECT ST_AsMVTGeom(ST_Transform(f.geom, 3857), bounds.tile, {EXTENT}, {BUFFER}, true)
-                    AS geom,
+           SELECT {_drawn("f.geom")} AS geom, f.id,
                   {", ".join(f"f.{name}" for name in layer.attributes)}
            FROM found AS f, bounds
          ) AS mvt
@@ -104,6 +111,32 @@ SELECT stamp.etag,
        ) END AS tile
 FROM stamp
 """
+
+
+def _drawn(geom: str) -> str:
+    """The SQL drawing `geom` into the tile: as itself, or as a point when it is too small.
+
+    A polygon smaller than a pixel vanishes in ST_AsMVTGeom's snap to the tile's grid (every zone
+    at zoom 0-2): it is drawn as its point on surface instead, so that every zoom shows every
+    record. Larger polygons are simplified to half a pixel first, which changes nothing a map can
+    show and spares the encoder the vertices.
+    """
+    box = f"ST_Transform(ST_Envelope({geom}), 3857)"
+    point = (
+        f"ST_AsMVTGeom(ST_Transform(ST_PointOnSurface({geom}), 3857), bounds.tile, "
+        f"{EXTENT}, {BUFFER}, true)"
+    )
+    shape = (
+        f"ST_AsMVTGeom(ST_Simplify(ST_Transform({geom}, 3857), bounds.pixel / 2, true), "
+        f"bounds.tile, {EXTENT}, {BUFFER}, true)"
+    )
+    return f"""CASE
+             WHEN GeometryType({geom}) IN ('POINT', 'MULTIPOINT') THEN ST_AsMVTGeom(
+               ST_Transform({geom}, 3857), bounds.tile, {EXTENT}, {BUFFER}, true)
+             WHEN ST_XMax({box}) - ST_XMin({box}) < bounds.pixel
+              AND ST_YMax({box}) - ST_YMin({box}) < bounds.pixel THEN {point}
+             ELSE COALESCE({shape}, {point})
+           END"""
 
 
 def extent(layer: TileLayer) -> str:
