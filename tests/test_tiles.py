@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from api.services.incidents import NewIncident, record_incident
 from api.services.zones import NewZone, create_zone
 from api.settings import Settings
 from db.pool import Connection as Conn
@@ -172,8 +173,9 @@ async def test_every_zoom_shows_every_record_with_its_id(
         assert "id" not in feature.properties  # the id is the feature's, not an attribute
         if layer == "incidents":
             assert feature.type == mvt.POINT
-        elif code == "HA-BIG" or zoom >= 4:
-            # 2 degrees are 22 pixels of a zoom-0 tile; 0.01 degree is 1.8 pixels at zoom 4.
+        elif code == "HA-BIG" or zoom >= 7:
+            # Pixels of a 512-pixel tile: 2 degrees are 2.8 of them at zoom 0; 0.01 degree is
+            # 0.9 at zoom 6 and 1.8 at zoom 7.
             assert feature.type == mvt.POLYGON, (code, zoom)
         else:
             assert feature.type == mvt.POINT, (code, zoom)
@@ -290,3 +292,28 @@ async def test_tiles_are_private_when_a_key_is_required(settings: Settings, conn
     assert response.status_code == 200
     assert response.headers["cache-control"] == "private, max-age=60"
     assert tilejson.headers["cache-control"] == "private, max-age=60"
+
+
+async def test_records_sharing_a_pixel_are_drawn_once_until_they_part(
+    client: httpx.AsyncClient, conn: Conn
+) -> None:
+    # A tile is bounded by its pixels: of five incidents a metre apart, a map at zoom 10 can show
+    # one dot; the tile keeps the lowest id. At zoom 20 (7 cm a pixel) each has its own.
+    for i in range(5):
+        incident = NewIncident(
+            code=f"IN-P{i}", incident_type="OTHER", occurred_on=date(2024, 4, 1),
+            location={"type": "Point", "coordinates": [30.5003 + i * 1e-5, 10.5]}, admin1="A",
+        )  # fmt: skip
+        await record_incident(conn, incident)
+    ids = [r["id"] for r in await conn.fetch("SELECT id FROM incidents ORDER BY id")]
+    for zoom, expected in ((0, ids[:1]), (10, ids[:1]), (20, ids)):
+        x, y = tile_of(30.5003, 10.5, zoom)
+        url = f"/tiles/incidents/{zoom}/{x}/{y}.pbf"
+        features = mvt.decode((await identity(client, url)).content)["incidents"].features
+        assert sorted(f.id for f in features) == expected, zoom
+    # The tag still covers the records not drawn: a change to one of them moves it.
+    x, y = tile_of(30.5003, 10.5, 10)
+    url = f"/tiles/incidents/10/{x}/{y}.pbf"
+    etag = (await client.get(url)).headers["etag"]
+    await conn.execute("UPDATE incidents SET verified = true WHERE id = $1", ids[-1])
+    assert (await client.get(url, headers={"If-None-Match": etag})).status_code == 200
