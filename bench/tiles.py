@@ -120,7 +120,13 @@ async def render(server: load.Server, tiles: Sequence[tuple[str, int, int, int]]
             layer, z, x, y = queue.get_nowait()
             request = encode(server.host, server.port, f"/tiles/{layer}/{z}/{x}/{y}.pbf")
             started = time.perf_counter()
-            status, body = await conn.send(request)
+            try:
+                status, body = await conn.send(request)
+            except load.HttpError:  # the server closed the connection: a failure, go on
+                status, body = 0, b""
+                conn.close()
+                conn = await load.HttpConnection.open(server.host, server.port)
+                conns.append(conn)
             result.by_zoom.setdefault(z, []).append(time.perf_counter() - started)
             result.sizes.setdefault(z, []).append(len(body))
             if status != 200:

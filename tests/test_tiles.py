@@ -173,9 +173,9 @@ async def test_every_zoom_shows_every_record_with_its_id(
         assert "id" not in feature.properties  # the id is the feature's, not an attribute
         if layer == "incidents":
             assert feature.type == mvt.POINT
-        elif code == "HA-BIG" or zoom >= 7:
-            # Pixels of a 512-pixel tile: 2 degrees are 2.8 of them at zoom 0; 0.01 degree is
-            # 0.9 at zoom 6 and 1.8 at zoom 7.
+        elif code == "HA-BIG" or zoom >= 8:
+            # Pixels of a 256-pixel tile: 2 degrees are 1.4 of them at zoom 0; 0.01 degree is
+            # 0.9 at zoom 7 and 1.8 at zoom 8.
             assert feature.type == mvt.POLYGON, (code, zoom)
         else:
             assert feature.type == mvt.POINT, (code, zoom)

@@ -8,7 +8,8 @@ encoding.
 A tile is bounded by its pixels, not by its records: a polygon smaller than a pixel is drawn as
 its point on surface, and of the points that share a pixel only the record with the lowest id is
 drawn (the map looks the same; the tile of 200 000 incidents at zoom 0 shrinks from 9 MB). A pixel
-is one of a 512-pixel tile, as MapLibre and QGIS draw them: PIXEL units of the 4096-unit grid.
+is one of a 256-pixel tile, the tile size of WebMercatorQuad (api/rest/ogc_tiles.py): PIXEL units
+of the 4096-unit grid.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 EXTENT = 4096
 BUFFER = 64
-PIXEL = EXTENT // 512  # tile units in a pixel of a 512-pixel tile
+PIXEL = EXTENT // 256  # tile units in a pixel of a 256-pixel tile
 WORLD_SPAN = 40075016.68557849  # the width of the Web Mercator world, in metres
 # Part of every ETag: a change of how tiles are drawn must not leave caches holding the old ones.
 TILE_FORMAT = "2"
@@ -95,7 +96,8 @@ WITH bounds AS (
          {WORLD_SPAN} * {PIXEL} / (2 ^ $1 * {EXTENT}) AS pixel  -- a pixel in Web Mercator metres
 ),
 found AS MATERIALIZED (
-  SELECT {a}.id, {a}.version, {a}.updated_at, {layer.geometry} AS geom
+  SELECT {a}.id, {a}.version, {a}.updated_at, {layer.geometry} AS geom,
+         Box2D({layer.geometry}) AS box
   FROM {layer.table} AS {a}, bounds
   WHERE {layer.geometry} && bounds.area
 ),
@@ -105,38 +107,39 @@ stamp AS (
              || COALESCE(max(extract(epoch FROM updated_at)), 0)::text) AS etag
   FROM found
 ),
--- Where each record's bounding box lies, in pixels of the world at this zoom: read from the box
--- the geometry carries, so that no record is transformed before it is known to be drawn.
-placed AS (
-  SELECT f.id, f.geom, b.px0, b.px1, b.py0, b.py1,
-         b.px1 - b.px0 < 1 AND b.py1 - b.py0 < 1 AS small
-  FROM found AS f, bounds, LATERAL (
-    SELECT (ST_XMin(f.geom) + 180) / 360 * bounds.pixels AS px0,
-           (ST_XMax(f.geom) + 180) / 360 * bounds.pixels AS px1,
-           {_mercator_y("ST_YMax(f.geom)")} * bounds.pixels AS py0,
-           {_mercator_y("ST_YMin(f.geom)")} * bounds.pixels AS py1
-  ) AS b
+-- Where each record's bounding box lies, in pixels of the world at this zoom: read from its box,
+-- so that no record is transformed before it is known to be drawn.
+placed AS MATERIALIZED (
+  SELECT f.id, (ST_XMin(f.box) + 180) / 360 * bounds.pixels AS px0,
+         (ST_XMax(f.box) + 180) / 360 * bounds.pixels AS px1,
+         {_mercator_y("ST_YMax(f.box)")} * bounds.pixels AS py0,
+         {_mercator_y("ST_YMin(f.box)")} * bounds.pixels AS py1
+  FROM found AS f, bounds
 ),
 -- One record per pixel among those smaller than a pixel (the lowest id); every larger one.
-kept AS (
-  SELECT DISTINCT ON (p.cell) p.id, p.geom, p.small
+kept AS MATERIALIZED (
+  SELECT DISTINCT ON (p.cell) p.id, p.small
   FROM (
-    SELECT placed.*,
-           CASE WHEN small THEN floor((px0 + px1) / 2)::bigint * 4294967296
-                                + floor((py0 + py1) / 2)::bigint
+    SELECT id, px1 - px0 < 1 AND py1 - py0 < 1 AS small,
+           CASE WHEN px1 - px0 < 1 AND py1 - py0 < 1
+                THEN floor((px0 + px1) / 2)::bigint * 4294967296 + floor((py0 + py1) / 2)::bigint
                 ELSE -id END AS cell
     FROM placed
   ) AS p
   ORDER BY p.cell, p.id
+),
+drawn AS MATERIALIZED (
+  SELECT k.id, {_drawn("k", "f.geom")} AS geom
+  FROM kept AS k JOIN found AS f USING (id), bounds
 )
 SELECT stamp.etag,
        CASE WHEN stamp.etag = ANY($4::text[]) THEN NULL ELSE (
          SELECT COALESCE(ST_AsMVT(mvt.*, '{layer.name}', {EXTENT}, 'geom', 'id'), ''::bytea)
          FROM (
-           SELECT {_drawn("k")} AS geom, k.id, {attributes}
-           FROM kept AS k JOIN {layer.table} AS {a} ON {a}.id = k.id, bounds
+           SELECT d.geom, d.id, {attributes}
+           FROM drawn AS d JOIN {layer.table} AS {a} ON {a}.id = d.id
+           WHERE d.geom IS NOT NULL
          ) AS mvt
-         WHERE mvt.geom IS NOT NULL
        ) END AS tile
 FROM stamp
 """
@@ -148,7 +151,7 @@ def _mercator_y(lat: str) -> str:
     return f"((1 - asinh(tan(radians({clamped}))) / pi()) / 2)"
 
 
-def _drawn(kept: str) -> str:
+def _drawn(kept: str, geom: str) -> str:
     """The SQL drawing a kept record into the tile: as itself, or as a point when it is small.
 
     A polygon smaller than a pixel cannot be drawn as one (below a grid unit ST_AsMVTGeom drops
@@ -157,11 +160,11 @@ def _drawn(kept: str) -> str:
     nothing a map can show and spares the encoder the vertices.
     """
     point = (
-        f"ST_AsMVTGeom(ST_Transform(ST_PointOnSurface({kept}.geom), 3857), bounds.tile, "
+        f"ST_AsMVTGeom(ST_Transform(ST_PointOnSurface({geom}), 3857), bounds.tile, "
         f"{EXTENT}, {BUFFER}, true)"
     )
     shape = (
-        f"ST_AsMVTGeom(ST_Simplify(ST_Transform({kept}.geom, 3857), bounds.pixel / 2, true), "
+        f"ST_AsMVTGeom(ST_Simplify(ST_Transform({geom}, 3857), bounds.pixel / 2, true), "
         f"bounds.tile, {EXTENT}, {BUFFER}, true)"
     )
     return f"CASE WHEN {kept}.small THEN {point} ELSE COALESCE({shape}, {point}) END"
