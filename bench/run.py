@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from api.settings import Settings
-from bench import exports, generate, load, ogc
+from bench import exports, generate, load, ogc, tiles
 from bench.generate import Connection, Size
 from bench.report import Report, Result, render
 from bench.scenarios import SCENARIOS, Request, Scenario
@@ -335,6 +335,8 @@ async def run_size(
         ogc_lines = await ogc.run(server, prepared.url, options)
         print(f"{size.name} exports/zones.geojson and .csv …", flush=True)
         ogc_lines += await exports.run(server, prepared.url, options)
+        print(f"{size.name} tiles: a z0–z14 pyramid …", flush=True)
+        ogc_lines += await tiles.run(server, prepared.url, options)
     finally:
         await admin.close()
         await server.stop()

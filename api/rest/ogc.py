@@ -18,7 +18,7 @@ from starlette.routing import Route
 from api.errors import BadUserInput, FieldError, NotFoundError, Problems
 from api.headers import CSP
 from api.hosts import public_base, public_url
-from api.rest import filters, html
+from api.rest import filters, html, ogc_tiles
 from api.rest.ogc_queryables import queryables_schema
 from db.queries import ogc as sql
 from db.queries.ogc import Layer
@@ -40,6 +40,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-operators",
+    *ogc_tiles.CONFORMANCE,
 ]
 TITLES = {"zones": "Hazardous areas (zones)", "incidents": "Mine and ERW incidents"}
 DESCRIPTIONS = {
@@ -95,6 +96,7 @@ async def landing(request: Request) -> Response:
             _link(f"{root}/openapi.json", "service-desc", OPENAPI_JSON, "The OpenAPI document"),
             _link(f"{base}/conformance", "conformance", "application/json", "Conformance"),
             _link(f"{base}/collections", "data", "application/json", "Collections"),
+            *ogc_tiles.landing_links(base),
         ],
     }
     return _answer(request, body, "application/json", "OGC API Features")
@@ -135,6 +137,7 @@ async def _collection(request: Request, layer: Layer) -> dict[str, Any]:
             _link(f"{href}/items?f=html", "items", "text/html", "Features as HTML"),
             _link(f"{href}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                   SCHEMA_JSON, "Queryables"),
+            *ogc_tiles.collection_links(base, layer.name),
         ],
     }  # fmt: skip
 
@@ -280,4 +283,5 @@ ROUTES = [
     Route("/ogc/collections/{collection}/queryables", queryables, methods=["GET"]),
     Route("/ogc/collections/{collection}/items", items, methods=["GET"]),
     Route("/ogc/collections/{collection}/items/{fid}", item, methods=["GET"]),
+    *ogc_tiles.ROUTES,
 ]

@@ -230,6 +230,47 @@ def _data_paths() -> dict[str, Any]:
     return paths
 
 
+def _ogc_tiles_paths() -> dict[str, Any]:
+    """OGC API – Tiles: the tile matrix sets, and each collection's tilesets and tiles."""
+    plain = {"type": "object"}
+    tms_id = {
+        "name": "tileMatrixSetId", "in": "path", "required": True,
+        "schema": {"type": "string", "enum": ["WebMercatorQuad"]},
+    }  # fmt: skip
+    address = [
+        {"name": name, "in": "path", "required": True, "description": what,
+         "schema": {"type": "integer", "minimum": 0}}
+        for name, what in (("tileMatrix", "the zoom, 0-22"), ("tileRow", "y"), ("tileCol", "x"))
+    ]  # fmt: skip
+    mvt = {"type": "string", "format": "binary"}
+    paths: dict[str, Any] = {
+        "/ogc/tileMatrixSets": _get(
+            "The tile matrix sets", "ogcTiles_matrixSets",
+            {"description": "Tile matrix sets", **_json(plain)}, [],
+        ),
+        "/ogc/tileMatrixSets/{tileMatrixSetId}": _get(
+            "A tile matrix set's definition (OGC 2D-TMS)", "ogcTiles_matrixSet",
+            {"description": "The tile matrix set", **_json(plain)}, [tms_id], 404,
+        ),
+    }  # fmt: skip
+    for layer in LAYERS.values():
+        base = f"/ogc/collections/{layer.name}/tiles"
+        paths[base] = _get(
+            f"The vector tilesets of {layer.name}", f"ogcTiles_tilesets_{layer.name}",
+            {"description": "Tilesets", **_json(plain)}, [],
+        )  # fmt: skip
+        paths[f"{base}/{{tileMatrixSetId}}"] = _get(
+            f"The tileset of {layer.name} in a tile matrix set", f"ogcTiles_tileset_{layer.name}",
+            {"description": "Tileset metadata", **_json(plain)}, [tms_id], 404,
+        )  # fmt: skip
+        paths[f"{base}/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"] = _get(
+            f"A Mapbox vector tile of {layer.name}", f"ogcTiles_tile_{layer.name}",
+            {"description": "The tile", **_json(mvt, "application/vnd.mapbox-vector-tile")},
+            [tms_id, *address], 400, 404,
+        )  # fmt: skip
+    return paths
+
+
 def _other_paths() -> dict[str, Any]:
     plain = {"type": "object"}
     return {
@@ -456,7 +497,7 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 @lru_cache(maxsize=1)
 def document_without_server() -> dict[str, Any]:
     """Return the OpenAPI document (without `servers`, which depends on the request)."""
-    paths = {**_ogc_paths(), **_data_paths(), **_other_paths()}
+    paths = {**_ogc_paths(), **_ogc_tiles_paths(), **_data_paths(), **_other_paths()}
     return {
         "openapi": "3.0.3",
         "info": {
