@@ -14,7 +14,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from api.auth import AuthMiddleware
 from api.edge import EdgeApp
-from api.errors import ApiError
+from api.errors import DATABASE_FAILURES, ApiError
 from api.graphql.limits import QueryLimits
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLApp
@@ -109,6 +109,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Edg
             HTTPException: problems.http_error,
             Exception: problems.unexpected_error,
             ClientDisconnect: problems.client_gone,
+            **dict.fromkeys(DATABASE_FAILURES, problems.database_failure),
         },
         lifespan=lifespan,
     )

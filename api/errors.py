@@ -96,6 +96,15 @@ class ServiceBusy(ApiError):
     http_status = 503
 
 
+# The database failures a client is told about as such (from_database_failure): handled by their
+# own exception handlers, so Starlette answers them without re-raising them as a server error.
+DATABASE_FAILURES: tuple[type[Exception], ...] = (
+    PoolExhausted,
+    asyncpg.CharacterNotInRepertoireError,
+    asyncpg.QueryCanceledError,
+)
+
+
 def from_database_failure(error: BaseException) -> ApiError | None:
     """A pool exhausted or a statement cancelled by statement_timeout, as the client sees it."""
     if isinstance(error, PoolExhausted):

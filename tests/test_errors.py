@@ -10,7 +10,7 @@ import pytest
 
 from api.app import create_app
 from api.settings import Settings
-from db.pool import Connection
+from db.pool import Connection, PoolExhausted
 from tests.helpers import GraphQLClient
 
 
@@ -109,3 +109,25 @@ async def test_a_nul_character_in_text_is_bad_input_not_a_crash(gql: GraphQLClie
     body = await gql("query($c: String) { task(code: $c) { id } }", {"c": "A\x00B"})
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
     assert "NUL" in body["errors"][0]["message"]
+
+
+class BusySource:
+    """A connection source whose pool never has a connection free."""
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Connection]:
+        raise PoolExhausted(0.1)
+        yield  # pragma: no cover - makes this an async generator
+
+
+async def test_a_busy_pool_on_a_rest_route_is_answered_not_raised(settings: Settings) -> None:
+    # Answered by its own handler: Starlette re-raises what the catch-all handler answers, which
+    # made uvicorn log a traceback and drop the connection after the 503 was sent.
+    app = create_app(settings, db=BusySource())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mar.test") as http:
+        response = await http.get("/ogc/collections/zones/items")
+    assert response.status_code == 503
+    assert response.json()["code"] == "INTERNAL_SERVER_ERROR"
+    assert "busy" in response.json()["detail"]
+    assert response.headers["x-request-id"] == response.json()["requestId"]

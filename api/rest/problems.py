@@ -72,6 +72,16 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     return problem(500, "INTERNAL_SERVER_ERROR", f"Internal server error (request id {request_id})")
 
 
+async def database_failure(request: Request, exc: Exception) -> Response:
+    """A busy pool, a cancelled statement or a NUL in text: the client is told which (a warning
+    in the log, no traceback: the service works as designed)."""
+    failure = from_database_failure(exc)
+    if failure is None:  # pragma: no cover - registered only for DATABASE_FAILURES
+        return await unexpected_error(request, exc)
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return await api_error(request, failure)
+
+
 async def client_gone(request: Request, _exc: Exception) -> Response:
     """The client went away while its request was read: an INFO line, no traceback (it is not
     a fault of the service); the answer goes nowhere."""
