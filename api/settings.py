@@ -105,6 +105,13 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _ogc_limits(env: Mapping[str, str]) -> dict[str, int]:
+    """MAR_OGC_MAX_LIMIT and MAR_OGC_DEFAULT_LIMIT, the default no larger than the maximum."""
+    maximum = _int(env, "MAR_OGC_MAX_LIMIT", 10_000, 1, 100_000)
+    default = _int(env, "MAR_OGC_DEFAULT_LIMIT", min(1000, maximum), 1, maximum)
+    return {"ogc_default_limit": default, "ogc_max_limit": maximum}
+
+
 def _default_alembic_ini() -> Path:
     """alembic.ini in the working directory, else beside the installed packages (a checkout)."""
     here = Path.cwd() / "alembic.ini"
@@ -156,6 +163,9 @@ class Settings:
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     trusted_proxies: tuple[str, ...] = ()
     auth_failures_per_minute: int = 20  # 0 = no limit
+    # OGC items pages (/ogc/collections/…/items): `limit` when none is given, and its maximum.
+    ogc_default_limit: int = 1000
+    ogc_max_limit: int = 10_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -203,6 +213,7 @@ class Settings:
             ),
             trusted_proxies=_networks(env, "MAR_TRUSTED_PROXIES"),
             auth_failures_per_minute=_int(env, "MAR_AUTH_FAILURES_PER_MINUTE", 20, 0, 1_000_000),
+            **_ogc_limits(env),
         )
 
     def require_database_url(self) -> str:
