@@ -49,7 +49,7 @@ async def test_landing_page_links_to_openapi_conformance_and_data(
     body = await get_json(client, "/ogc")
     rels = {link["rel"]: link["href"] for link in body["links"]}
     assert rels["self"] == "http://mar.test/ogc"
-    assert rels["service-desc"] == "http://mar.test/openapi.json"
+    assert rels["service-desc"] == "http://mar.test/ogc/api"
     assert rels["conformance"] == "http://mar.test/ogc/conformance"
     assert rels["data"] == "http://mar.test/ogc/collections"
 

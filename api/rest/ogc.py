@@ -18,7 +18,7 @@ from starlette.routing import Route
 from api.errors import BadUserInput, FieldError, NotFoundError, Problems
 from api.headers import CSP
 from api.hosts import public_base, public_url
-from api.rest import filters, html
+from api.rest import filters, html, openapi
 from api.rest.ogc_output import PARAMETERS, read_output
 from api.rest.ogc_queryables import queryables_schema
 from db.queries import ogc as sql
@@ -89,14 +89,15 @@ def _link(href: str, rel: str, media_type: str, title: str) -> dict[str, str]:
 async def landing(request: Request) -> Response:
     """The landing page: what the API is and where its parts are."""
     base = _base(request)
-    root = public_base(request)
     body = {
         "title": "Mine Action Records – OGC API Features",
         "description": "Hazardous areas and incidents of mine action, for GIS clients.",
         "links": [
             _link(base, "self", "application/json", "This document"),
             _link(f"{base}?f=html", "alternate", "text/html", "This document as HTML"),
-            _link(f"{root}/openapi.json", "service-desc", OPENAPI_JSON, "The OpenAPI document"),
+            # Paths relative to this page, as OGC clients read them (the whole service's
+            # document is /openapi.json).
+            _link(f"{base}/api", "service-desc", OPENAPI_JSON, "The OpenAPI document"),
             _link(f"{base}/conformance", "conformance", "application/json", "Conformance"),
             _link(f"{base}/collections", "data", "application/json", "Collections"),
         ],
@@ -295,6 +296,7 @@ async def item(request: Request) -> Response:
 ROUTES = [
     Route("/ogc", landing, methods=["GET"]),
     Route("/ogc/", landing, methods=["GET"]),
+    Route("/ogc/api", openapi.ogc_openapi_json, methods=["GET"]),
     Route("/ogc/conformance", conformance, methods=["GET"]),
     Route("/ogc/collections", collections, methods=["GET"]),
     Route("/ogc/collections/{collection}", collection, methods=["GET"]),

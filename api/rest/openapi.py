@@ -98,6 +98,14 @@ def _ogc_paths() -> dict[str, Any]:
             [_param("f")],
             400,
         ),
+        "/ogc/api": {
+            "get": {
+                "summary": "The OpenAPI document of the OGC API alone, its paths relative to /ogc",
+                "operationId": "ogc_api",
+                "tags": ["ogc"],
+                "responses": {"200": {"description": "OpenAPI 3.0", **_json({"type": "object"})}},
+            }
+        },
         "/ogc/conformance": _get(
             "Conformance classes",
             "ogc_conformance",
@@ -541,9 +549,38 @@ def _scope(path: str, method: str) -> dict[str, Any]:
     return {"type": "http", "path": concrete, "method": method.upper()}
 
 
+def ogc_document(
+    server_url: str,
+    served: Sequence[BaseRoute] | None = None,
+    limits: tuple[int, int] = (1000, 10_000),
+) -> dict[str, Any]:
+    """Return the OGC API's own OpenAPI document: the /ogc paths, relative to `server_url`/ogc.
+
+    Clients look the items path up relative to the landing page (GDAL's OAPIF driver reads
+    `/collections/{id}/items` there to choose its page size from `limit`).
+    """
+    whole = document(server_url, served, limits)
+    paths = {
+        path.removeprefix("/ogc") or "/": item
+        for path, item in whole["paths"].items()
+        if path == "/ogc" or path.startswith("/ogc/")
+    }
+    return {**whole, "paths": paths, "servers": [{"url": f"{server_url}/ogc"}]}
+
+
+def _limits(request: Request) -> tuple[int, int]:
+    settings = request.app.state.settings
+    return settings.ogc_default_limit, settings.ogc_max_limit
+
+
 async def openapi_json(request: Request) -> JSONResponse:
     """GET /openapi.json: the endpoints this server answers."""
     server = public_base(request)
-    settings = request.app.state.settings
-    limits = (settings.ogc_default_limit, settings.ogc_max_limit)
-    return JSONResponse(document(server, request.app.routes, limits), media_type=OPENAPI_JSON)
+    body = document(server, request.app.routes, _limits(request))
+    return JSONResponse(body, media_type=OPENAPI_JSON)
+
+
+async def ogc_openapi_json(request: Request) -> JSONResponse:
+    """GET /ogc/api: the OGC API's endpoints, as its landing page's service-desc."""
+    body = ogc_document(public_base(request), request.app.routes, _limits(request))
+    return JSONResponse(body, media_type=OPENAPI_JSON)
