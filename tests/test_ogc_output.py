@@ -269,6 +269,21 @@ async def test_sortby_pages_walk_the_same_order_as_one_page(
     assert newest[:2] == ["OGC-Z-025", "OGC-Z-024"] and newest[-1] == "OGC-Z-AXIS"
 
 
+async def test_page_links_keep_the_clients_parameters_as_it_wrote_them(
+    client: httpx.AsyncClient, records: None
+) -> None:
+    # GDAL adds its own parameters to each URL unless it finds them there verbatim.
+    url = f"{ZONES}?limit=4&sortby=-priority,code&properties=code&f=json"
+    body = (await get(client, url)).json()
+    links = {link["rel"]: link["href"] for link in body["links"]}
+    assert links["next"] == (
+        f"http://mar.test{ZONES}?sortby=-priority,code&properties=code&offset=4&limit=4"
+    )
+    body = (await get(client, links["next"])).json()
+    links = {link["rel"]: link["href"] for link in body["links"]}
+    assert links["prev"].endswith("?sortby=-priority,code&properties=code&offset=0&limit=4")
+
+
 @pytest.mark.parametrize("value", ["geometry", "contamination", "wibble", "-recorded_on,nope"])
 async def test_sortby_on_what_cannot_sort_is_a_400(client: httpx.AsyncClient, value: str) -> None:
     assert list(await refused(client, ZONES, sortby=value)) == ["sortby"]

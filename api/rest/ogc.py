@@ -255,14 +255,27 @@ def _page_links(
         _link(f"{_base(request)}/collections/{layer.name}", "collection", "application/json",
               TITLES[layer.name]),
     ]  # fmt: skip
-    plain = url.remove_query_params("f")
     if offset + returned < matched:
-        after = plain.include_query_params(offset=offset + limit, limit=limit)
-        links.append(_link(str(after), "next", GEOJSON, "Next page"))
+        links.append(_link(_paged(url, offset + limit, limit), "next", GEOJSON, "Next page"))
     if offset > 0:
-        before = plain.include_query_params(offset=max(offset - limit, 0), limit=limit)
-        links.append(_link(str(before), "prev", GEOJSON, "Previous page"))
+        before = _paged(url, max(offset - limit, 0), limit)
+        links.append(_link(before, "prev", GEOJSON, "Previous page"))
     return links
+
+
+def _paged(url: URL, offset: int, limit: int) -> str:
+    """`url` at another page: the client's other parameters kept as it wrote them.
+
+    Clients that add their own parameters to every request (GDAL) look for them verbatim in
+    the links before adding them again; re-encoded, they would be sent twice.
+    """
+    kept = [
+        part
+        for part in url.query.split("&")
+        if part and part.split("=", 1)[0] not in ("offset", "limit", "f")
+    ]
+    query = "&".join([*kept, f"offset={offset}", f"limit={limit}"])
+    return str(url.replace(query=query))
 
 
 async def item(request: Request) -> Response:
