@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from openapi_spec_validator import validate
 
 from api.app import create_app
 from api.settings import Settings, SettingsError
@@ -84,13 +85,36 @@ async def test_the_openapi_limit_declares_the_page_sizes_served(client: httpx.As
     assert {"$ref": "#/components/parameters/limit"} in params
 
 
+async def test_the_landing_pages_openapi_has_paths_relative_to_it(
+    client: httpx.AsyncClient,
+) -> None:
+    landing = (await get(client, "/ogc")).json()
+    desc = next(link for link in landing["links"] if link["rel"] == "service-desc")
+    response = await get(client, desc["href"])
+    assert response.headers["content-type"] == desc["type"]
+    document = response.json()
+    validate(document)
+    assert document["servers"] == [{"url": "http://mar.test/ogc"}]
+    assert {
+        "/",
+        "/conformance",
+        "/collections/zones/items",
+        "/collections/incidents/items/{featureId}",
+    } <= set(document["paths"])
+    assert not [path for path in document["paths"] if path.startswith(("/ogc", "/exports"))]
+    params = document["paths"]["/collections/zones/items"]["get"]["parameters"]
+    assert {"$ref": "#/components/parameters/limit"} in params
+    assert document["components"]["parameters"]["limit"]["schema"]["maximum"] == 10_000
+
+
 async def test_page_sizes_are_configurable(
     settings: Settings, conn: asyncpg.Connection[asyncpg.Record]
 ) -> None:
     await add_records(conn, zones=30, incidents=0)
     async with app_client(replace(settings, ogc_default_limit=4, ogc_max_limit=12), conn) as http:
-        limit = (await get(http, "/openapi.json")).json()["components"]["parameters"]["limit"]
-        assert (limit["schema"]["default"], limit["schema"]["maximum"]) == (4, 12)
+        for url in ("/openapi.json", "/ogc/api"):
+            limit = (await get(http, url)).json()["components"]["parameters"]["limit"]
+            assert (limit["schema"]["default"], limit["schema"]["maximum"]) == (4, 12)
         assert (await get(http, ZONES)).json()["numberReturned"] == 4
         body = (await get(http, ZONES, limit=500)).json()
         assert body["numberReturned"] == 12

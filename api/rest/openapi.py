@@ -103,7 +103,9 @@ def _ogc_paths() -> dict[str, Any]:
                 "summary": "The OpenAPI document of the OGC API alone, its paths relative to /ogc",
                 "operationId": "ogc_api",
                 "tags": ["ogc"],
-                "responses": {"200": {"description": "OpenAPI 3.0", **_json({"type": "object"})}},
+                "responses": {
+                    "200": {"description": "OpenAPI 3.0", **_json({"type": "object"}, OPENAPI_JSON)}
+                },
             }
         },
         "/ogc/conformance": _get(
