@@ -350,6 +350,8 @@ async def test_a_cql2_json_filter_answers_as_its_text_form(
      '{"op": "=", "args": [',
      "status = 'OPEN'",
      "5",
+     "[" * 5000,
+     '{"op":"not","args":[' * 900 + "true" + "]}" * 900,
      '{"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [0, 10, 1, 5]}]}'],
 )  # fmt: skip
 async def test_a_bad_cql2_json_filter_is_a_400_naming_filter(

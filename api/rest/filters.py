@@ -215,6 +215,8 @@ def _cql2(text: str, query: Mapping[str, str]) -> Any:
         # json first: it refuses what is no JSON at all with a plain message, and NaN/Infinity.
         json.loads(text, parse_constant=_no_constant)
         return cql2.parse_json(text).to_json()
+    except RecursionError:
+        raise ValueError("the filter nests too deep") from None
     except (ValueError, cql2.ParseError, cql2.ValidationError) as exc:
         raise ValueError(f"not valid CQL2 JSON: {_one_line(exc)}") from None
 
