@@ -168,7 +168,8 @@ def features_page(
 ) -> str:
     """Return the statement answering one row: matched (count), returned, features (json text).
 
-    The features are a JSON array, in order, built entirely in SQL.
+    The features are a JSON array, in order, built entirely in SQL. The page's ids are chosen
+    first: the rows skipped by OFFSET are never turned into GeoJSON.
     """
     where = where_clause(conditions(layer, item_filter, params))
     order = order_by(layer, item_filter)
@@ -176,14 +177,15 @@ def features_page(
     return f"""
 SELECT (SELECT count(*) FROM {source} {where}) AS matched,
        count(*)::int AS returned,
-       COALESCE(json_agg(p.feature ORDER BY p.n), '[]'::json)::text AS features
+       COALESCE(json_agg({feature_json(layer, item_filter.include_private, output)}
+                         ORDER BY k.n), '[]'::json)::text AS features
 FROM (
-  SELECT {feature_json(layer, item_filter.include_private, output)} AS feature,
-         row_number() OVER (ORDER BY {order}) AS n
+  SELECT {layer.alias}.id, row_number() OVER (ORDER BY {order}) AS n
   FROM {source} {where}
   ORDER BY {order}
   LIMIT {params.add(limit)} OFFSET {params.add(offset)}
-) AS p
+) AS k
+JOIN {source} ON {layer.alias}.id = k.id
 """
 
 
