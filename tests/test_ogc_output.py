@@ -105,6 +105,9 @@ async def test_the_landing_pages_openapi_has_paths_relative_to_it(
     params = document["paths"]["/collections/zones/items"]["get"]["parameters"]
     assert {"$ref": "#/components/parameters/limit"} in params
     assert document["components"]["parameters"]["limit"]["schema"]["maximum"] == 10_000
+    # QGIS reads the queryables it may filter by from these parameters (form, not exploded).
+    priority = next(p for p in params if p.get("name") == "priority")
+    assert (priority["in"], priority["style"], priority["explode"]) == ("query", "form", False)
 
 
 async def test_page_sizes_are_configurable(

@@ -79,6 +79,10 @@ def _queryable_params(layer: Layer) -> list[dict[str, Any]]:
                 "required": False,
                 "description": f"Only features whose {name} equals this value.",
                 "schema": prop,
+                # QGIS takes form/unexploded query parameters of an items path as queryables
+                # it can filter by on the server.
+                "style": "form",
+                "explode": False,
             }
         )
     return out
