@@ -56,11 +56,12 @@ async def test_landing_page_links_to_openapi_conformance_and_data(
 
 async def test_conformance_lists_the_classes_implemented(client: httpx.AsyncClient) -> None:
     body = await get_json(client, "/ogc/conformance")
-    # Each is exercised: core, geojson, html and oas30 here and in test_openapi.py; crs and
-    # cql2-json in test_ogc_output.py; the filter classes in test_ogc_filters.py and below.
+    # Each is exercised: core, geojson, html, oas30, the queryables here and in test_openapi.py;
+    # crs and cql2-json in test_ogc_output.py; the filter classes in test_ogc_filters.py and below.
     assert {c.rsplit("/", 1)[1] for c in body["conformsTo"]} == {
-        "core", "geojson", "html", "oas30", "crs", "filter", "features-filter", "cql2-text",
-        "cql2-json", "basic-cql2", "basic-spatial-operators",
+        "core", "geojson", "html", "oas30", "crs", "queryables", "queryables-query-parameters",
+        "filter", "features-filter", "cql2-text", "cql2-json", "basic-cql2",
+        "basic-spatial-operators",
     }  # fmt: skip
 
 
