@@ -113,6 +113,13 @@ def _directory(env: Mapping[str, str], name: str) -> str:
     return raw
 
 
+def _ogc_limits(env: Mapping[str, str]) -> dict[str, int]:
+    """MAR_OGC_MAX_LIMIT and MAR_OGC_DEFAULT_LIMIT, the default no larger than the maximum."""
+    maximum = _int(env, "MAR_OGC_MAX_LIMIT", 10_000, 1, 100_000)
+    default = _int(env, "MAR_OGC_DEFAULT_LIMIT", min(1000, maximum), 1, maximum)
+    return {"ogc_default_limit": default, "ogc_max_limit": maximum}
+
+
 def _default_alembic_ini() -> Path:
     """alembic.ini in the working directory, else beside the installed packages (a checkout)."""
     here = Path.cwd() / "alembic.ini"
@@ -174,6 +181,9 @@ class Settings:
     exports_max: int = 4
     export_send_timeout_s: int = 30
     export_spool_dir: str = ""
+    # OGC items pages (/ogc/collections/…/items): `limit` when none is given, and its maximum.
+    ogc_default_limit: int = 1000
+    ogc_max_limit: int = 10_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -228,6 +238,7 @@ class Settings:
             exports_max=_int(env, "MAR_EXPORTS_MAX", 4, 1, 10_000),
             export_send_timeout_s=_int(env, "MAR_EXPORT_SEND_TIMEOUT", 30, 1, 3600),
             export_spool_dir=_directory(env, "MAR_EXPORT_SPOOL_DIR"),
+            **_ogc_limits(env),
         )
 
     def require_database_url(self) -> str:

@@ -1,4 +1,4 @@
-"""The filters of a feature list, read from a URL: bbox, datetime, sortby, queryables, CQL2 text.
+"""The filters of a feature list, read from a URL: bbox, datetime, sortby, queryables, CQL2.
 
 Shared by the OGC items endpoint and the exports ("the same filters as the items endpoint"):
 
@@ -8,12 +8,13 @@ Shared by the OGC items endpoint and the exports ("the same filters as the items
     where = filters.where(layer, wanted, params)            # list of SQL conditions ($n values)
     order = filters.order(layer, wanted)                    # ORDER BY list ending with the id
 
-`item_filter` validates everything (CQL2 included) and raises BadUserInput naming each bad
-parameter; `where`/`order` then translate it into parameterised SQL (db/queries/ogc.py).
+`item_filter` validates everything (CQL2 text or JSON included) and raises BadUserInput naming
+each bad parameter; `where`/`order` then translate it into parameterised SQL (db/queries/ogc.py).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime
@@ -27,10 +28,11 @@ from db.instants import OutOfRange, parse_date_or_instant
 from db.queries import ogc as sql
 from db.queries.ogc import LAYERS, Bound, FilterError, ItemFilter, Layer
 from db.queries.ogc_cql2 import check_bbox, text_literal
+from db.queries.ogc_crs import BBOX, CRS84_URI, CRS84H_URI, bbox_to_crs84
 from db.queries.sql import Params
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
+CRS84, CRS84H = CRS84_URI, CRS84H_URI
+FILTER_LANGS = ("cql2-text", "cql2-json")
 # Parameters of the items request that are not queryables.
 RESERVED = frozenset(
     {"f", "limit", "offset", "bbox", "bbox-crs", "datetime", "sortby", "filter", "filter-lang",
@@ -90,11 +92,12 @@ def item_filter(
         sortby=_guard(problems, "sortby", _sortby, query) or (),
         include_private=include_private,
     )
-    if query.get("filter-lang", "cql2-text") != "cql2-text":
-        problems.add("filter-lang", "only cql2-text is supported")
-    for name, accepted in (("bbox-crs", (CRS84, CRS84H)), ("filter-crs", (CRS84,))):
-        if name in query and query[name] not in accepted:
-            problems.add(name, f"only {accepted[0]} is supported")
+    if query.get("filter-lang", "cql2-text") not in FILTER_LANGS:
+        problems.add("filter-lang", "give cql2-text or cql2-json")
+    if "bbox-crs" in query and query["bbox-crs"] not in BBOX:
+        problems.add("bbox-crs", "give one of " + ", ".join(BBOX))
+    if "filter-crs" in query and query["filter-crs"] != CRS84:
+        problems.add("filter-crs", f"only {CRS84} is supported")
     problems.raise_if_any()
     # Translate once now, so that a value the layer cannot use is a 400 here, not later.
     try:
@@ -145,7 +148,10 @@ def _guard(problems: Problems, name: str, reader: Any, query: Mapping[str, str])
     return None
 
 
-def _bbox(text: str, _query: Mapping[str, str]) -> tuple[float, float, float, float]:
+def _bbox(text: str, query: Mapping[str, str]) -> tuple[float, float, float, float] | None:
+    crs = BBOX.get(query.get("bbox-crs", CRS84))
+    if crs is None:
+        return None  # an unknown bbox-crs is the problem reported
     parts = text.split(",")
     if len(parts) not in (4, 6):
         raise ValueError("give 4 numbers (west,south,east,north) or 6 with heights")
@@ -156,7 +162,10 @@ def _bbox(text: str, _query: Mapping[str, str]) -> tuple[float, float, float, fl
     if not all(math.isfinite(n) for n in numbers):
         raise ValueError("the bounding box needs finite numbers")
     corners = numbers if len(numbers) == 4 else [numbers[0], numbers[1], numbers[3], numbers[4]]
-    return check_bbox(list(corners), "bbox")
+    first_low, second_low, first_high, second_high = corners
+    return check_bbox(
+        list(bbox_to_crs84((first_low, second_low, first_high, second_high), crs)), "bbox"
+    )
 
 
 def _interval(text: str, _query: Mapping[str, str]) -> tuple[Bound, Bound]:
@@ -185,14 +194,33 @@ def _moment(value: date | datetime) -> datetime:
     return value if isinstance(value, datetime) else datetime(*value.timetuple()[:3], tzinfo=UTC)
 
 
-def _cql2(text: str, _query: Mapping[str, str]) -> Any:
+def _cql2(text: str, query: Mapping[str, str]) -> Any:
     if len(text) > MAX_FILTER_CHARS:
         raise ValueError(f"the filter is longer than {MAX_FILTER_CHARS} characters")
+    lang = query.get("filter-lang", "cql2-text")
+    if lang == "cql2-text":
+        try:
+            return cql2.parse_text(text).to_json()
+        except (cql2.ParseError, cql2.ValidationError) as exc:
+            raise ValueError(f"not valid CQL2 text: {_one_line(exc)}") from None
+    if lang != "cql2-json":
+        return None  # an unknown filter-lang is the problem reported
     try:
-        return cql2.parse_text(text).to_json()
-    except (cql2.ParseError, cql2.ValidationError) as exc:
-        detail = " ".join(str(exc).split())
-        raise ValueError(f"not valid CQL2 text: {detail}") from None
+        # json first: it refuses what is no JSON at all with a plain message, and NaN/Infinity.
+        json.loads(text, parse_constant=_no_constant)
+        return cql2.parse_json(text).to_json()
+    except RecursionError:
+        raise ValueError("the filter nests too deep") from None
+    except (ValueError, cql2.ParseError, cql2.ValidationError) as exc:
+        raise ValueError(f"not valid CQL2 JSON: {_one_line(exc)}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300]
 
 
 def _sortby(text: str, _query: Mapping[str, str]) -> tuple[tuple[str, bool], ...]:

@@ -1,4 +1,4 @@
-"""OGC API – Features (Part 1 Core/GeoJSON/OAS 3.0, Part 3 CQL2 text filter) under /ogc.
+"""OGC API – Features (Part 1 Core/GeoJSON/HTML/OAS 3.0, Part 2 CRS, Part 3 CQL2) under /ogc.
 
 Collections `zones` and `incidents`; a feature's id is the record's code. Pages of features are
 built in SQL as one JSON array; this module only adds the collection's metadata and links.
@@ -18,16 +18,17 @@ from starlette.routing import Route
 from api.errors import BadUserInput, FieldError, NotFoundError, Problems
 from api.headers import CSP
 from api.hosts import public_base, public_url
-from api.rest import filters, html, ogc_tiles
+from api.rest import filters, html, ogc_tiles, openapi
+from api.rest.ogc_output import PARAMETERS, read_output
 from api.rest.ogc_queryables import queryables_schema
 from db.queries import ogc as sql
-from db.queries.ogc import Layer
+from db.queries.ogc import Layer, Output
+from db.queries.ogc_crs import OUTPUT
 from db.queries.sql import Params
 
 GEOJSON = "application/geo+json"
 SCHEMA_JSON = "application/schema+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
-DEFAULT_LIMIT, MAX_LIMIT = 100, 10_000
 MAX_OFFSET = 10_000_000
 CRS84 = filters.CRS84
 
@@ -35,9 +36,14 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-operators",
     *ogc_tiles.CONFORMANCE,
@@ -86,14 +92,15 @@ def _link(href: str, rel: str, media_type: str, title: str) -> dict[str, str]:
 async def landing(request: Request) -> Response:
     """The landing page: what the API is and where its parts are."""
     base = _base(request)
-    root = public_base(request)
     body = {
         "title": "Mine Action Records – OGC API Features",
         "description": "Hazardous areas and incidents of mine action, for GIS clients.",
         "links": [
             _link(base, "self", "application/json", "This document"),
             _link(f"{base}?f=html", "alternate", "text/html", "This document as HTML"),
-            _link(f"{root}/openapi.json", "service-desc", OPENAPI_JSON, "The OpenAPI document"),
+            # Paths relative to this page, as OGC clients read them (the whole service's
+            # document is /openapi.json).
+            _link(f"{base}/api", "service-desc", OPENAPI_JSON, "The OpenAPI document"),
             _link(f"{base}/conformance", "conformance", "application/json", "Conformance"),
             _link(f"{base}/collections", "data", "application/json", "Collections"),
             *ogc_tiles.landing_links(base),
@@ -125,7 +132,7 @@ async def _collection(request: Request, layer: Layer) -> dict[str, Any]:
         "title": TITLES[layer.name],
         "description": DESCRIPTIONS[layer.name],
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": list(OUTPUT),
         "storageCrs": CRS84,
         "extent": {
             "spatial": spatial,
@@ -196,22 +203,28 @@ async def items(request: Request) -> Response:
     """A page of features: filters, numberMatched/numberReturned, next/prev links."""
     layer = filters.layer_of(request.path_params["collection"])
     problems = Problems(prefix="")
-    numbers = {"limit": (DEFAULT_LIMIT, 1, MAX_LIMIT), "offset": (0, 0, MAX_OFFSET)}
+    settings = request.app.state.settings
+    numbers = {
+        "limit": (settings.ogc_default_limit, 1, settings.ogc_max_limit),
+        "offset": (0, 0, MAX_OFFSET),
+    }
     chosen: dict[str, int] = {}
     for name, (default, low, high) in numbers.items():
         try:
             chosen[name] = _int(request, name, default, low, high)
         except ValueError as exc:
             problems.add(name, str(exc))
+    role = _role(request)
+    output = read_output(layer, request.query_params, filters.sees_private(role), problems)
     try:
         as_html = wants_html(request)
-        wanted = filters.item_filter(layer, request.query_params, _role(request))
+        wanted = filters.item_filter(layer, request.query_params, role, allowed=PARAMETERS)
     except BadUserInput as exc:
         problems.fields.extend(exc.fields)
     problems.raise_if_any()
     limit, offset = chosen["limit"], chosen["offset"]
     params = Params()
-    statement = sql.features_page(layer, wanted, params, limit, offset)
+    statement = sql.features_page(layer, wanted, params, limit, offset, output)
     async with request.app.state.db.acquire() as conn:
         row = await conn.fetchrow(statement, *params.values)
     matched, returned, features = row["matched"], row["returned"], row["features"]
@@ -229,7 +242,12 @@ async def items(request: Request) -> Response:
     # The features stay the text PostgreSQL built; only the envelope is serialised here.
     envelope = json.dumps(head, separators=(",", ":"))
     body = f'{envelope[:-1]},"features":{features}}}'
-    return Response(body, media_type=GEOJSON)
+    return Response(body, media_type=GEOJSON, headers=_content_crs(output))
+
+
+def _content_crs(output: Output) -> dict[str, str]:
+    """The Content-Crs header of Part 2: the CRS of the coordinates, as a URI in angle brackets."""
+    return {"Content-Crs": f"<{output.crs.uri}>"}
 
 
 def _page_links(
@@ -242,24 +260,43 @@ def _page_links(
         _link(f"{_base(request)}/collections/{layer.name}", "collection", "application/json",
               TITLES[layer.name]),
     ]  # fmt: skip
-    plain = url.remove_query_params("f")
     if offset + returned < matched:
-        after = plain.include_query_params(offset=offset + limit, limit=limit)
-        links.append(_link(str(after), "next", GEOJSON, "Next page"))
+        links.append(_link(_paged(url, offset + limit, limit), "next", GEOJSON, "Next page"))
     if offset > 0:
-        before = plain.include_query_params(offset=max(offset - limit, 0), limit=limit)
-        links.append(_link(str(before), "prev", GEOJSON, "Previous page"))
+        before = _paged(url, max(offset - limit, 0), limit)
+        links.append(_link(before, "prev", GEOJSON, "Previous page"))
     return links
+
+
+def _paged(url: URL, offset: int, limit: int) -> str:
+    """`url` at another page: the client's other parameters kept as it wrote them.
+
+    Clients that add their own parameters to every request (GDAL) look for them verbatim in
+    the links before adding them again; re-encoded, they would be sent twice.
+    """
+    kept = [
+        part
+        for part in url.query.split("&")
+        if part and part.split("=", 1)[0] not in ("offset", "limit", "f")
+    ]
+    query = "&".join([*kept, f"offset={offset}", f"limit={limit}"])
+    return str(url.replace(query=query))
 
 
 async def item(request: Request) -> Response:
     """One feature by its code."""
     layer = filters.layer_of(request.path_params["collection"])
     code = request.path_params["fid"]
-    as_html = wants_html(request)
     include_private = filters.sees_private(_role(request))
+    problems = Problems(prefix="")
+    output = read_output(layer, request.query_params, include_private, problems)
+    try:
+        as_html = wants_html(request)
+    except BadUserInput as exc:
+        problems.fields.extend(exc.fields)
+    problems.raise_if_any()
     async with request.app.state.db.acquire() as conn:
-        feature = await conn.fetchval(sql.feature_by_code(layer, include_private), code)
+        feature = await conn.fetchval(sql.feature_by_code(layer, include_private, output), code)
     if feature is None:
         raise NotFoundError(f"{layer.name} has no feature {code!r}")
     href = f"{_base(request)}/collections/{layer.name}"
@@ -271,12 +308,13 @@ async def item(request: Request) -> Response:
     body["links"] = links
     if as_html:
         return _html(html.page(code, body, _base(request)))
-    return JSONResponse(body, media_type=GEOJSON)
+    return JSONResponse(body, media_type=GEOJSON, headers=_content_crs(output))
 
 
 ROUTES = [
     Route("/ogc", landing, methods=["GET"]),
     Route("/ogc/", landing, methods=["GET"]),
+    Route("/ogc/api", openapi.ogc_openapi_json, methods=["GET"]),
     Route("/ogc/conformance", conformance, methods=["GET"]),
     Route("/ogc/collections", collections, methods=["GET"]),
     Route("/ogc/collections/{collection}", collection, methods=["GET"]),

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Match, Route
 
 from api.hosts import public_base
 from api.rest.ogc_queryables import queryables_schema
+from db.queries import ogc_crs as crs
 from db.queries import ogc_layers as kinds
 from db.queries.ogc import LAYERS, Layer
 
@@ -78,6 +79,10 @@ def _queryable_params(layer: Layer) -> list[dict[str, Any]]:
                 "required": False,
                 "description": f"Only features whose {name} equals this value.",
                 "schema": prop,
+                # QGIS takes form/unexploded query parameters of an items path as queryables
+                # it can filter by on the server.
+                "style": "form",
+                "explode": False,
             }
         )
     return out
@@ -87,7 +92,7 @@ def _ogc_paths() -> dict[str, Any]:
     items_params = [
         _param(n)
         for n in ("f", "limit", "offset", "bbox", "bbox-crs", "datetime", "sortby")
-        + ("filter", "filter-lang", "filter-crs")
+        + ("filter", "filter-lang", "filter-crs", "crs", "skipGeometry")
     ]
     paths: dict[str, Any] = {
         "/ogc": _get(
@@ -97,6 +102,16 @@ def _ogc_paths() -> dict[str, Any]:
             [_param("f")],
             400,
         ),
+        "/ogc/api": {
+            "get": {
+                "summary": "The OpenAPI document of the OGC API alone, its paths relative to /ogc",
+                "operationId": "ogc_api",
+                "tags": ["ogc"],
+                "responses": {
+                    "200": {"description": "OpenAPI 3.0", **_json({"type": "object"}, OPENAPI_JSON)}
+                },
+            }
+        },
         "/ogc/conformance": _get(
             "Conformance classes",
             "ogc_conformance",
@@ -132,18 +147,37 @@ def _ogc_paths() -> dict[str, Any]:
             f"Features of {layer.name}",
             f"ogc_items_{layer.name}",
             _ok("A page of features", _ref("FeatureCollection"), "application/geo+json"),
-            items_params + _queryable_params(layer),
+            items_params + [_properties_param(layer)] + _queryable_params(layer),
             400,
         )
         paths[f"{base}/items/{{featureId}}"] = _get(
             f"One feature of {layer.name} by its code",
             f"ogc_item_{layer.name}",
             _ok("The feature", _ref("Feature"), "application/geo+json"),
-            [_param("featureId"), _param("f")],
+            [
+                _param("featureId"),
+                _param("f"),
+                _param("crs"),
+                _properties_param(layer),
+                _param("skipGeometry"),
+            ],
             400,
             404,
         )
     return paths
+
+
+def _properties_param(layer: Layer) -> dict[str, Any]:
+    names = [name for name, queryable in layer.queryables.items() if not queryable.private]
+    return {
+        **_query(
+            "properties",
+            "The properties to return, comma-separated (none when empty)",
+            {"type": "array", "items": {"type": "string", "enum": names}},
+        ),
+        "style": "form",
+        "explode": False,
+    }
 
 
 def _filter_params(layer: Layer) -> list[Any]:
@@ -330,7 +364,7 @@ def _other_paths() -> dict[str, Any]:
     }
 
 
-def _components() -> dict[str, Any]:
+def _components(default_limit: int, max_limit: int) -> dict[str, Any]:
     link = {
         "type": "object",
         "required": ["href", "rel"],
@@ -342,7 +376,12 @@ def _components() -> dict[str, Any]:
         },
     }
     links = {"type": "array", "items": _ref("Link")}
-    geometry = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}}
+    geometry = {
+        "type": "object",
+        "nullable": True,  # skipGeometry=true
+        "required": ["type"],
+        "properties": {"type": {"type": "string"}},
+    }
     feature = {
         "type": "object",
         "required": ["type", "geometry", "properties"],
@@ -439,10 +478,12 @@ def _components() -> dict[str, Any]:
         },
         "parameters": {
             "f": _query("f", "Output format (json or html)", formats),
+            # GDAL's OAPIF driver and QGIS choose their page size from this maximum/default.
             "limit": _query(
                 "limit",
-                "Features per page (default 100; above 10000 the maximum applies)",
-                {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100},
+                f"Features per page (default {default_limit}; above {max_limit} the maximum "
+                "applies)",
+                {"type": "integer", "minimum": 1, "maximum": max_limit, "default": default_limit},
             ),
             "offset": _query(
                 "offset", "Features to skip", {"type": "integer", "minimum": 0, "maximum": 10000000}
@@ -461,16 +502,32 @@ def _components() -> dict[str, Any]:
                 "style": "form",
                 "explode": False,
             },
-            "bbox-crs": _query("bbox-crs", "CRS of bbox (CRS84 only)", string_param),
+            "bbox-crs": _query(
+                "bbox-crs",
+                "CRS of bbox, in its axis order (EPSG:4326: latitude first)",
+                {"type": "string", "enum": list(crs.BBOX), "default": crs.CRS84_URI},
+            ),
+            "crs": _query(
+                "crs",
+                "CRS of the geometries returned (EPSG:4326: latitude first)",
+                {"type": "string", "enum": list(crs.OUTPUT), "default": crs.CRS84_URI},
+            ),
+            "skipGeometry": _query(
+                "skipGeometry", "Leave the geometries out", {"type": "boolean", "default": False}
+            ),
             "datetime": _query(
                 "datetime",
                 "An instant or an interval start/end, '..' for an open end (RFC 3339)",
                 string_param,
             ),
             "sortby": _query("sortby", "Queryables, comma-separated; '-' descending", string_param),
-            "filter": _query("filter", "CQL2 text over the queryables", string_param),
+            "filter": _query(
+                "filter", "CQL2 over the queryables, as text or as JSON (filter-lang)", string_param
+            ),
             "filter-lang": _query(
-                "filter-lang", "Filter language", {"type": "string", "enum": ["cql2-text"]}
+                "filter-lang",
+                "Filter language",
+                {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"},
             ),
             "filter-crs": _query("filter-crs", "CRS of filter (CRS84 only)", string_param),
             "featureId": {
@@ -494,8 +551,8 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
     }
 
 
-@lru_cache(maxsize=1)
-def document_without_server() -> dict[str, Any]:
+@lru_cache(maxsize=4)
+def document_without_server(default_limit: int = 1000, max_limit: int = 10_000) -> dict[str, Any]:
     """Return the OpenAPI document (without `servers`, which depends on the request)."""
     paths = {**_ogc_paths(), **_ogc_tiles_paths(), **_data_paths(), **_other_paths()}
     return {
@@ -507,16 +564,21 @@ def document_without_server() -> dict[str, Any]:
             "Errors are application/problem+json (RFC 9457) with the codes of the GraphQL API.",
         },
         "paths": paths,
-        "components": _components(),
+        "components": _components(default_limit, max_limit),
     }
 
 
-def document(server_url: str, served: Sequence[BaseRoute] | None = None) -> dict[str, Any]:
+def document(
+    server_url: str,
+    served: Sequence[BaseRoute] | None = None,
+    limits: tuple[int, int] = (1000, 10_000),
+) -> dict[str, Any]:
     """Return the OpenAPI document for a server reached at `server_url`.
 
-    With `served` (the app's routes), only the paths one of them answers are listed.
+    With `served` (the app's routes), only the paths one of them answers are listed; `limits`
+    are the OGC items' default and maximum `limit`.
     """
-    whole = document_without_server()
+    whole = document_without_server(*limits)
     paths = whole["paths"]
     if served is not None:
         routes = [r for r in served if isinstance(r, Route)]
@@ -534,7 +596,38 @@ def _scope(path: str, method: str) -> dict[str, Any]:
     return {"type": "http", "path": concrete, "method": method.upper()}
 
 
+def ogc_document(
+    server_url: str,
+    served: Sequence[BaseRoute] | None = None,
+    limits: tuple[int, int] = (1000, 10_000),
+) -> dict[str, Any]:
+    """Return the OGC API's own OpenAPI document: the /ogc paths, relative to `server_url`/ogc.
+
+    Clients look the items path up relative to the landing page (GDAL's OAPIF driver reads
+    `/collections/{id}/items` there to choose its page size from `limit`).
+    """
+    whole = document(server_url, served, limits)
+    paths = {
+        path.removeprefix("/ogc") or "/": item
+        for path, item in whole["paths"].items()
+        if path == "/ogc" or path.startswith("/ogc/")
+    }
+    return {**whole, "paths": paths, "servers": [{"url": f"{server_url}/ogc"}]}
+
+
+def _limits(request: Request) -> tuple[int, int]:
+    settings = request.app.state.settings
+    return settings.ogc_default_limit, settings.ogc_max_limit
+
+
 async def openapi_json(request: Request) -> JSONResponse:
     """GET /openapi.json: the endpoints this server answers."""
     server = public_base(request)
-    return JSONResponse(document(server, request.app.routes), media_type=OPENAPI_JSON)
+    body = document(server, request.app.routes, _limits(request))
+    return JSONResponse(body, media_type=OPENAPI_JSON)
+
+
+async def ogc_openapi_json(request: Request) -> JSONResponse:
+    """GET /ogc/api: the OGC API's endpoints, as its landing page's service-desc."""
+    body = ogc_document(public_base(request), request.app.routes, _limits(request))
+    return JSONResponse(body, media_type=OPENAPI_JSON)

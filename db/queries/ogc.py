@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from db.queries.ogc_cql2 import Cql2, as_date, as_instant, compare, text_literal
+from db.queries.ogc_crs import CRS84, Crs
 from db.queries.ogc_layers import (
     DATE,
     INCIDENTS,
@@ -24,7 +25,9 @@ from db.queries.ogc_layers import (
 )
 from db.queries.sql import Params, where_clause
 
-__all__ = ["INCIDENTS", "LAYERS", "ZONES", "Bound", "FilterError", "ItemFilter", "Layer"]
+__all__ = [
+    "INCIDENTS", "LAYERS", "ZONES", "Bound", "FilterError", "ItemFilter", "Layer", "Output"
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,15 @@ class ItemFilter:
     cql2: Any = None  # a CQL2 JSON expression (parsed from cql2-text)
     sortby: tuple[tuple[str, bool], ...] = ()  # (queryable, descending)
     include_private: bool = False  # the caller may see private properties (not the public role)
+
+
+@dataclass(frozen=True)
+class Output:
+    """How features are written: the CRS, which properties (None: all visible), the geometry."""
+
+    crs: Crs = CRS84
+    properties: tuple[str, ...] | None = None  # visible queryables, in the order asked for
+    skip_geometry: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,25 +141,35 @@ def order_by(layer: Layer, item_filter: ItemFilter) -> str:
     return ", ".join(keys)
 
 
-def feature_json(layer: Layer, include_private: bool) -> str:
+def feature_json(layer: Layer, include_private: bool, output: Output = Output()) -> str:
     """Return the SQL expression of one GeoJSON Feature (json) of a row of `layer`."""
-    pairs = ", ".join(
-        f"'{name}', {queryable.output or queryable.sql}"
-        for name, queryable in layer.visible(include_private).items()
+    visible = layer.visible(include_private)
+    names = list(visible) if output.properties is None else output.properties
+    pairs = ", ".join(f"'{name}', {visible[name].output or visible[name].sql}" for name in names)
+    geometry = (
+        "NULL::json"
+        if output.skip_geometry
+        else f"ST_AsGeoJSON({output.crs.geometry(layer.geometry)})::json"
     )
     return (
         f"json_build_object('type', 'Feature', 'id', {layer.alias}.code, "
-        f"'geometry', ST_AsGeoJSON({layer.geometry})::json, "
+        f"'geometry', {geometry}, "
         f"'properties', json_build_object({pairs}))"
     )
 
 
 def features_page(
-    layer: Layer, item_filter: ItemFilter, params: Params, limit: int, offset: int
+    layer: Layer,
+    item_filter: ItemFilter,
+    params: Params,
+    limit: int,
+    offset: int,
+    output: Output = Output(),
 ) -> str:
     """Return the statement answering one row: matched (count), returned, features (json text).
 
-    The features are a JSON array, in order, built entirely in SQL.
+    The features are a JSON array, in order, built entirely in SQL. The page's ids are chosen
+    first: the rows skipped by OFFSET are never turned into GeoJSON.
     """
     where = where_clause(conditions(layer, item_filter, params))
     order = order_by(layer, item_filter)
@@ -155,21 +177,22 @@ def features_page(
     return f"""
 SELECT (SELECT count(*) FROM {source} {where}) AS matched,
        count(*)::int AS returned,
-       COALESCE(json_agg(p.feature ORDER BY p.n), '[]'::json)::text AS features
+       COALESCE(json_agg({feature_json(layer, item_filter.include_private, output)}
+                         ORDER BY k.n), '[]'::json)::text AS features
 FROM (
-  SELECT {feature_json(layer, item_filter.include_private)} AS feature,
-         row_number() OVER (ORDER BY {order}) AS n
+  SELECT {layer.alias}.id, row_number() OVER (ORDER BY {order}) AS n
   FROM {source} {where}
   ORDER BY {order}
   LIMIT {params.add(limit)} OFFSET {params.add(offset)}
-) AS p
+) AS k
+JOIN {source} ON {layer.alias}.id = k.id
 """
 
 
-def feature_by_code(layer: Layer, include_private: bool) -> str:
+def feature_by_code(layer: Layer, include_private: bool, output: Output = Output()) -> str:
     """Return the statement answering the feature (json text) with code $1, or no row."""
     return (
-        f"SELECT {feature_json(layer, include_private)}::text "
+        f"SELECT {feature_json(layer, include_private, output)}::text "
         f"FROM {layer.table} AS {layer.alias} WHERE {layer.alias}.code = $1"
     )
 

@@ -58,7 +58,7 @@ ZONES = Layer(
     alias="z",
     geometry="z.geometry",
     geometry_type="MultiPolygon",
-    temporal="updated_at",
+    temporal="recorded_on",  # the day the hazard was recorded, not the last edit
     queryables={
         "code": Queryable("z.code", TEXT),
         "name": Queryable("z.name", TEXT),
