@@ -27,6 +27,7 @@ from api.graphql import (
     zone,
 )
 from api.graphql.errors import ErrorCodes
+from api.graphql.fairness import FairExecutionContext
 from api.graphql.limits import QueryLimits, limits_extension
 from api.graphql.observe import OperationName
 from api.graphql.permissions import guard_schema
@@ -89,6 +90,8 @@ def build_schema(*, introspection: bool = True, limits: QueryLimits | None = Non
         subscription=subscriptions.Subscription,
         extensions=extensions,
         scalar_overrides=dict[Any, Any](SCALAR_OVERRIDES),
+        # Long lists are completed in short slices: one answer cannot hold the event loop.
+        execution_context_class=FairExecutionContext,
     )
     guard_schema(schema._schema)
     return schema

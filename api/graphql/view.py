@@ -26,6 +26,7 @@ from api.auth import ANONYMOUS, Caller
 from api.graphql.compiled import CompiledReads
 from api.graphql.context import Context
 from api.graphql.errors import format_error
+from api.graphql.fairness import Encoded, encode
 from api.graphql.limits import QueryLimits
 from api.graphql.permissions import count_personal_data_reads
 from api.graphql.response_cache import (
@@ -201,7 +202,10 @@ class GraphQLApp(GraphQL[Context, None]):
             request.state.graphql_codes = sorted(
                 {str((e.extensions or {}).get("code")) for e in result.errors}
             )
-        return await super().process_result(request, result)
+        processed = Encoded(await super().process_result(request, result))
+        # Written here, where it may take turns with other requests (api/graphql/fairness.py).
+        processed.text = await encode(processed)
+        return cast(GraphQLHTTPResponse, processed)
 
     async def execute_operation(
         self,
@@ -220,6 +224,8 @@ class GraphQLApp(GraphQL[Context, None]):
         return result
 
     def encode_json(self, data: object) -> str:
+        if isinstance(data, Encoded):
+            return data.text
         # Text as it is (UTF-8), not \u escapes: as PostgreSQL writes it for compiled reads.
         return json.dumps(data, ensure_ascii=False)
 
