@@ -130,10 +130,31 @@ class FairExecutionContext(StrawberryGraphQLCoreExecutionContext):
             and not info.parent_type.name.startswith("__")  # introspection: small and sync
             and _running()
         ):
-            result = _sliced(result)
+            return self._in_turns(
+                return_type, field_details_list, info, path, result, position_context
+            )
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+    async def _in_turns(
+        self,
+        return_type: GraphQLList[GraphQLOutputType],
+        field_details_list: Any,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: list[Any] | tuple[Any, ...],
+        position_context: Any,
+    ) -> list[Any]:
+        # A long list begins in a turn of its own: lists made ready together (the aliases of
+        # one request, whose statements come back at once) do not begin all in one turn.
+        await checkpoint().turn()
+        completed = super().complete_list_value(
+            return_type, field_details_list, info, path, _sliced(result), position_context
+        )
+        if isinstance(completed, Awaitable):
+            return list(await completed)
+        return list(completed)
 
 
 def _running() -> bool:
