@@ -12,7 +12,9 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from api.auth import AuthMiddleware
+from api.deadline import RequestTimeoutMiddleware
 from api.errors import ApiError
+from api.graphql.documents import Documents
 from api.graphql.limits import QueryLimits
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLApp
@@ -54,7 +56,9 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
             await pool.close()
 
     schema = build_schema(
-        introspection=settings.introspection, limits=QueryLimits.from_settings(settings)
+        introspection=settings.introspection,
+        limits=QueryLimits.from_settings(settings),
+        documents=Documents(settings.query_cache_bytes, settings.cached_query_max_bytes),
     )
     graphql = GraphQLApp(schema, settings)
     metrics = Metrics()
@@ -79,6 +83,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
             Middleware(AccessLogMiddleware, metrics=metrics),
             *cors(settings.cors_origins),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(RequestTimeoutMiddleware, seconds=settings.request_timeout_s),
             Middleware(AuthMiddleware, anonymous_access=settings.anonymous_access),
             # After authentication: its buckets are keyed by request.state.key_name (None when
             # anonymous: then by the client's address).

@@ -1,8 +1,8 @@
 """Limits of one GraphQL document: depth, aliases, tokens and cost -> QUERY_TOO_COMPLEX (HTTP 400).
 
 - tokens: graphql-core's parser stops after `max_tokens` (the error is coded in errors.py);
-- depth and aliases: validation rules that depend on the document only, so ValidationCache keeps
-  caching their verdict;
+- depth and aliases: validation rules that depend on the document only, so the document cache
+  (documents.py) keeps their verdict;
 - cost: a validation rule run for every request with its variables (a cached verdict would let a
   document that once came with `first: 5` through with `first: 500`), on both read paths (the
   compiled reads check it too) before any statement runs. The cost of a document is the number
@@ -405,7 +405,7 @@ def check_cost(
 
 
 def limits_extension(limits: QueryLimits) -> type[SchemaExtension]:
-    """The schema extension applying `limits`; list it after ValidationCache (see on_validate)."""
+    """The schema extension applying `limits`; list it after the document cache (on_validate)."""
     static_rules = (depth_rule(limits), alias_rule(limits))
 
     class Limits(SchemaExtension):
@@ -421,9 +421,10 @@ def limits_extension(limits: QueryLimits) -> type[SchemaExtension]:
                     error.args = (error.message,)
 
         def on_validate(self) -> Iterator[None]:
-            # Runs after ValidationCache has stored its verdict in pre_execution_errors (or before
-            # the standard validation when there is no cache: then only a refusal is stored, which
-            # skips the standard rules, as it should for a document refused anyway).
+            # Runs after the document cache (documents.py) has stored its verdict in
+            # pre_execution_errors (or before the standard validation when there is no cache: then
+            # only a refusal is stored, which skips the standard rules, as it should for a
+            # document refused anyway).
             context = self.execution_context
             document = context.graphql_document
             if not context.pre_execution_errors and document is not None:

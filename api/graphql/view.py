@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import asyncpg
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -25,6 +26,7 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from api.auth import ANONYMOUS, Caller
 from api.graphql.compiled import CompiledReads
 from api.graphql.context import Context
+from api.graphql.documents import digest
 from api.graphql.errors import format_error
 from api.graphql.fairness import Encoded, encode
 from api.graphql.limits import QueryLimits
@@ -32,6 +34,7 @@ from api.graphql.permissions import count_personal_data_reads
 from api.graphql.response_cache import (
     CACHEABLE_ROLES,
     Entry,
+    Key,
     ResponseCache,
     data_version,
     read_only_operation,
@@ -86,7 +89,12 @@ class GraphQLApp(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.settings = settings
-        self.response_cache = ResponseCache() if settings.response_cache else None
+        self.documents = schema.documents
+        self.response_cache = (
+            ResponseCache(max_bytes=settings.response_cache_bytes)
+            if settings.response_cache
+            else None
+        )
         self.compiled = (
             CompiledReads(schema, QueryLimits.from_settings(settings), settings.max_page_size)
             if settings.compiled_reads
@@ -132,7 +140,7 @@ class GraphQLApp(GraphQL[Context, None]):
         response.headers["X-Cache"] = "miss"
         return response
 
-    async def _cache_key(self, request: Request) -> tuple[str, str, bytes] | None:
+    async def _cache_key(self, request: Request) -> Key | None:
         """The cache key of a request that may be answered from the cache, else None."""
         if request.method != "POST" or "no-cache" in request.headers.get("cache-control", ""):
             return None
@@ -149,11 +157,16 @@ class GraphQLApp(GraphQL[Context, None]):
         if not isinstance(data, dict) or not isinstance(data.get("query"), str):
             return None
         name = data.get("operationName")
-        operation = read_only_operation(data["query"], name if isinstance(name, str) else None)
+        try:
+            document = self.documents.parse(data["query"], self.settings.max_tokens)
+        except GraphQLError:
+            return None  # strawberry answers it with the parse error
+        operation = read_only_operation(document, name if isinstance(name, str) else None)
         if operation is None:
             return None
         request.state.graphql_operation = operation  # for the access log, even when cached
-        return (caller.role, negotiate(request.headers.get("accept", "")), body)
+        # Known by the digest of the body: a key of 32 bytes, however large the body.
+        return (caller.role, negotiate(request.headers.get("accept", "")), digest(body))
 
     async def _run(self, request: Request) -> Response:
         if self.compiled is not None:
