@@ -90,8 +90,8 @@ class Probe:
         )
 
 
-async def _loop_in_a_process(base_url: str, seconds: float) -> tuple[int, int]:
-    """Run the costliest query in a loop from another process; (answered, failed)."""
+async def _loop_in_a_process(base_url: str, seconds: float, query: str) -> tuple[int, int]:
+    """Run `query` in a loop from another process; (answered, failed)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -99,22 +99,24 @@ async def _loop_in_a_process(base_url: str, seconds: float) -> tuple[int, int]:
         "--loop",
         base_url,
         str(seconds),
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         cwd=load.REPO,
     )
-    out, _ = await process.communicate()
+    out, _ = await process.communicate(query.encode())
     answered, failed = (int(n) for n in out.decode().split())
     return answered, failed
 
 
-def loop_costliest(base_url: str, seconds: float) -> None:
-    """The looping client (`--loop`): print how many answers were 200 and how many not."""
+def loop_query(base_url: str, seconds: float, query: str) -> None:
+    """The looping client (`--loop`, the query on stdin): print how many answers were 200
+    without errors, and how many not."""
     answered = failed = 0
     give_up = time.monotonic() + seconds
     with httpx.Client(base_url=base_url, timeout=60) as http:
         while time.monotonic() < give_up:
             response = http.post(
-                "/graphql", json={"query": COSTLIEST}, headers={"Cache-Control": "no-cache"}
+                "/graphql", json={"query": query}, headers={"Cache-Control": "no-cache"}
             )
             if response.status_code == 200 and b'"errors"' not in response.content[:64]:
                 answered += 1
@@ -123,14 +125,16 @@ def loop_costliest(base_url: str, seconds: float) -> None:
     print(answered, failed)
 
 
-async def probe_while_looping(database_url: str, *, compiled: bool) -> Probe:
-    """Start a server, loop the costliest query against it, and time /healthz meanwhile."""
+async def probe_while_looping(
+    database_url: str, *, compiled: bool, query: str = COSTLIEST
+) -> Probe:
+    """Start a server, loop `query` against it, and time /healthz meanwhile."""
     server = await load.start_server(
         database_url, extra_env={"MAR_COMPILED_READS": "true" if compiled else "false"}
     )
     base_url = f"http://{server.host}:{server.port}"
     try:
-        looping = asyncio.create_task(_loop_in_a_process(base_url, LOOP_SECONDS))
+        looping = asyncio.create_task(_loop_in_a_process(base_url, LOOP_SECONDS, query))
         latencies: list[float] = []
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
             await asyncio.sleep(0.5)  # the first request is under way
@@ -228,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--loop", nargs=2, metavar=("BASE_URL", "SECONDS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.loop:
-        loop_costliest(args.loop[0], float(args.loop[1]))
+        loop_query(args.loop[0], float(args.loop[1]), sys.stdin.read())
         return 0
     if not args.database_url:
         p.error("give --database-url (or set DATABASE_URL) to a migrated database")
