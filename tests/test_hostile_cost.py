@@ -63,26 +63,32 @@ def refused(response: httpx.Response) -> dict[str, Any]:
     return dict(error)
 
 
+@pytest.mark.parametrize("response_cache", [False, True])
 @pytest.mark.parametrize("compiled_reads", [True, False])
 async def test_the_two_queries_of_the_issue_are_refused_before_any_statement(
-    client: httpx.AsyncClient, conn: Conn, sql_log: list[str]
+    settings: Settings, conn: Conn, sql_log: list[str], compiled_reads: bool, response_cache: bool
 ) -> None:
+    configured = replace(settings, compiled_reads=compiled_reads, response_cache=response_cache)
+    app = create_app(configured, db=SingleConnectionSource(conn))
     partner = await make_key(conn, "hostile partner", "partner")
     await asyncio.sleep(0)
     sql_log.clear()
-    anonymous = await client.post(
-        "/graphql",
-        json={"query": ANONYMOUS, "variables": {"t": True}},
-        headers={"Cache-Control": "no-cache", "Accept": RESPONSE_JSON},
-    )
-    error = refused(anonymous)
-    assert error["extensions"]["cost"] > error["extensions"]["maxCost"] == 120_000
-    keyed = await client.post(
-        "/graphql",
-        json={"query": PARTNER},
-        headers={"Authorization": f"Bearer {partner}", "Accept": RESPONSE_JSON},
-    )
-    assert refused(keyed)["extensions"]["cost"] > 10**9
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://mar.test"
+    ) as client:
+        anonymous = await client.post(
+            "/graphql",
+            json={"query": ANONYMOUS, "variables": {"t": True}},
+            headers={"Cache-Control": "no-cache", "Accept": RESPONSE_JSON},
+        )
+        error = refused(anonymous)
+        assert error["extensions"]["cost"] > error["extensions"]["maxCost"] == 120_000
+        keyed = await client.post(
+            "/graphql",
+            json={"query": PARTNER},
+            headers={"Authorization": f"Bearer {partner}", "Accept": RESPONSE_JSON},
+        )
+        assert refused(keyed)["extensions"]["cost"] > 10**9
     await asyncio.sleep(0)  # asyncpg hands log records over on the next loop turn
     assert sql_log == []
 

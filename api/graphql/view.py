@@ -29,7 +29,7 @@ from api.graphql.context import Context
 from api.graphql.documents import digest
 from api.graphql.errors import format_error
 from api.graphql.fairness import Encoded, encode
-from api.graphql.limits import QueryLimits
+from api.graphql.limits import QueryLimits, check_cost
 from api.graphql.permissions import count_personal_data_reads
 from api.graphql.response_cache import (
     CACHEABLE_ROLES,
@@ -90,6 +90,8 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.settings = settings
         self.documents = schema.documents
+        self.limits = QueryLimits.from_settings(settings)
+        self.graphql_schema = schema._schema
         self.response_cache = (
             ResponseCache(max_bytes=settings.response_cache_bytes)
             if settings.response_cache
@@ -165,6 +167,11 @@ class GraphQLApp(GraphQL[Context, None]):
         if operation is None:
             return None
         request.state.graphql_operation = operation  # for the access log, even when cached
+        variables = data.get("variables")
+        variables = variables if isinstance(variables, dict) else {}
+        if check_cost(self.graphql_schema, document, self.limits, variables):
+            # Refused anyway, and never cached: no need to read the data version first.
+            return None
         # Known by the digest of the body: a key of 32 bytes, however large the body.
         return (caller.role, negotiate(request.headers.get("accept", "")), digest(body))
 
