@@ -55,7 +55,7 @@ from strawberry.types.arguments import convert_arguments
 
 from api.auth import ANONYMOUS, PERSONAL_DATA_FIELDS, Caller
 from api.errors import BadUserInput, QueryTooComplex
-from api.graphql.documents import BoundedCache, Documents, digest, document_bytes
+from api.graphql.documents import AST_BYTES_PER_CHAR, BoundedCache, Documents, digest
 from api.graphql.incident import incident_list
 from api.graphql.limits import QueryLimits, alias_rule, check_cost, depth_rule
 from api.graphql.listing import ListQuery, lookup
@@ -122,6 +122,8 @@ class Plan:
     prepared: OrderedDict[str, list[Statement]] = field(default_factory=OrderedDict)
     # One copy of each SQL text those statements share (most variables change only parameters).
     texts: dict[str, str] = field(default_factory=dict)
+    source_chars: int = 0  # the length of the document's text
+    cache_key: tuple[bytes, str | None, str] | None = None  # where CompiledReads keeps it
 
 
 def _included(selection: SelectionNode) -> bool:
@@ -212,7 +214,7 @@ class Planner:
         if not all(r.name in ROOT_LISTS or r.name in ROOT_ONES for r in roots):
             return None
         name = operation.name.value if operation.name else OperationType.QUERY.value
-        return Plan(document, operation, name, roots)
+        return Plan(document, operation, name, roots, source_chars=len(query))
 
     def _fields(
         self,
@@ -245,15 +247,17 @@ class Planner:
         return tuple(out)
 
 
-def _plan_bytes(query: str, plan: Plan | None) -> int:
-    """What a plan may hold, counted: its document and selection, and the statements it keeps
-    (at most PREPARED_PER_PLAN variables of at most PREPARED_VARIABLES_BYTES, and as many
-    statement texts, each a few times the document's length)."""
+def _plan_bytes(plan: Plan | None) -> int:
+    """What a plan holds, counted: its document and selection (an upper estimate), and the
+    statements it keeps (their keys, their arguments, their texts)."""
     if plan is None:
         return 64
-    size = 2 * document_bytes(query)
-    kept = PREPARED_PER_PLAN * (PREPARED_VARIABLES_BYTES + 64 * len(plan.roots))
-    return size + kept + PREPARED_PER_PLAN * SQL_BYTES_PER_CHAR * len(query)
+    size = 2 * (AST_BYTES_PER_CHAR + 1) * plan.source_chars  # the document, and the selection
+    for key, statements in plan.prepared.items():
+        # The key, the arguments made from those variables, each statement and its count.
+        size += 2 * len(key)
+        size += sum(STATEMENT_BYTES + len(getattr(s, "count_sql", "")) for s in statements)
+    return size + sum(len(text) for text in plan.texts)
 
 
 def _key(key: str) -> str:
@@ -271,7 +275,7 @@ def _typename(selected: Selected) -> str:
 
 PREPARED_PER_PLAN = 64  # the variables a plan keeps its statements for (least recently used out)
 PREPARED_VARIABLES_BYTES = 1024  # statements of larger variables (as JSON) are not kept
-SQL_BYTES_PER_CHAR = 40  # a plan's statement text is at most about this long per document char
+STATEMENT_BYTES = 256  # a kept statement's object, its tuple of arguments and page details
 
 
 @dataclass(frozen=True)
@@ -392,7 +396,9 @@ class CompiledReads:
         if key in self.plans:
             return self.plans.get(key)
         plan = self.planner.plan(query, operation_name, role)
-        self.plans.put(key, plan, _plan_bytes(query, plan))
+        if plan is not None:
+            plan = replace(plan, cache_key=key)
+        self.plans.put(key, plan, _plan_bytes(plan))
         return plan
 
     async def respond(self, request: Request, media_type: str) -> Response | None:
@@ -479,6 +485,8 @@ class CompiledReads:
         plan.prepared[key] = statements
         if len(plan.prepared) > PREPARED_PER_PLAN:
             plan.prepared.popitem(last=False)
+        if plan.cache_key is not None:
+            self.plans.put(plan.cache_key, plan, _plan_bytes(plan))  # counted as it grows
         return statements
 
     def _arguments(self, selected: Selected, variables: VariableValues) -> dict[str, Any]:
