@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,6 +50,9 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Sta
         log.info("database pool open (max %d connections)", settings.pool_max_size)
         app.state.live = Live(settings.require_database_url())
         app.state.live.start()
+        # What startup made lives as long as the process: the collector need not walk it again
+        # in every full collection, which the objects of large answers trigger.
+        gc.freeze()
         try:
             yield
         finally:
