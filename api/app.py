@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,8 +14,10 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Route, WebSocketRoute
 
 from api.auth import AuthMiddleware
+from api.deadline import RequestTimeoutMiddleware
 from api.edge import EdgeApp
 from api.errors import DATABASE_FAILURES, ApiError
+from api.graphql.documents import Documents
 from api.graphql.limits import QueryLimits
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLApp
@@ -53,6 +56,9 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Edg
         log.info("database pool open (max %d connections)", settings.pool_max_size)
         app.state.live = Live(settings.require_database_url(), sockets=graphql.sockets)
         app.state.live.start()
+        # What startup made lives as long as the process: the collector need not walk it again
+        # in every full collection, which the objects of large answers trigger.
+        gc.freeze()
         try:
             yield
         finally:
@@ -60,7 +66,9 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Edg
             await pool.close()
 
     schema = build_schema(
-        introspection=settings.introspection, limits=QueryLimits.from_settings(settings)
+        introspection=settings.introspection,
+        limits=QueryLimits.from_settings(settings),
+        documents=Documents(settings.query_cache_bytes, settings.cached_query_max_bytes),
     )
     graphql = GraphQLApp(schema, settings)
     metrics = Metrics()
@@ -91,6 +99,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Edg
         middleware=[
             *cors(settings.cors_origins),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(RequestTimeoutMiddleware, seconds=settings.request_timeout_s),
             Middleware(
                 AuthMiddleware,
                 anonymous_access=settings.anonymous_access,

@@ -47,6 +47,35 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
+    return value
+
+
+_BOUND = re.compile(r"^([A-Z][A-Za-z]*\.[a-z][A-Za-z]*)=([0-9]{1,9})$")
+
+
+def _bounds(env: Mapping[str, str], name: str) -> tuple[tuple[str, int], ...]:
+    """`Type.field=N` pairs, comma-separated (the most items a list field holds, for the cost)."""
+    out = []
+    for part in (env.get(name) or "").split(","):
+        if not part.strip():
+            continue
+        found = _BOUND.match(part.strip())
+        if found is None:
+            raise SettingsError(f"{name} must list bounds like Team.tasks=200, not {part!r}")
+        out.append((found.group(1), int(found.group(2))))
+    return tuple(out)
+
+
 def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list of browser origins (`https://host[:port]`), or `*` for any."""
     raw = env.get(name) or ""
@@ -150,7 +179,7 @@ class Settings:
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
-    max_cost: int = 20_000
+    max_cost: int = 120_000
     suggestions: bool = True  # "Did you mean …?" in validation messages
     # Requests a second per key (client address when anonymous) and the burst allowed; 0 = off.
     rate_limit_per_s: int = 20
@@ -184,6 +213,12 @@ class Settings:
     # OGC items pages (/ogc/collections/…/items): `limit` when none is given, and its maximum.
     ogc_default_limit: int = 1000
     ogc_max_limit: int = 10_000
+    # Hostile clients (issue 11): what one request may cost the process.
+    list_bounds: tuple[tuple[str, int], ...] = ()  # overrides of limits.LIST_BOUNDS
+    request_timeout_s: float = 5.0  # 0 = no limit; exports, imports and WebSockets excepted
+    query_cache_bytes: int = 16_777_216  # parsed documents, verdicts and compiled plans
+    cached_query_max_bytes: int = 16_384  # larger documents are never cached
+    response_cache_bytes: int = 67_108_864
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -213,7 +248,7 @@ class Settings:
             max_depth=_int(env, "MAR_MAX_DEPTH", 10, 1, 100),
             max_aliases=_int(env, "MAR_MAX_ALIASES", 15, 0, 10_000),
             max_tokens=_int(env, "MAR_MAX_TOKENS", 2000, 10, 1_000_000),
-            max_cost=_int(env, "MAR_MAX_COST", 20_000, 1, 100_000_000),
+            max_cost=_int(env, "MAR_MAX_COST", 120_000, 1, 100_000_000),
             suggestions=_bool(env, "MAR_SUGGESTIONS", True),
             rate_limit_per_s=_int(env, "MAR_RATE_LIMIT", 20, 0, 1_000_000),
             rate_limit_burst=_int(env, "MAR_RATE_BURST", 100, 1, 1_000_000),
@@ -239,6 +274,11 @@ class Settings:
             export_send_timeout_s=_int(env, "MAR_EXPORT_SEND_TIMEOUT", 30, 1, 3600),
             export_spool_dir=_directory(env, "MAR_EXPORT_SPOOL_DIR"),
             **_ogc_limits(env),
+            list_bounds=_bounds(env, "MAR_LIST_BOUNDS"),
+            request_timeout_s=_seconds(env, "MAR_REQUEST_TIMEOUT", 5.0, 0, 3600),
+            query_cache_bytes=_int(env, "MAR_QUERY_CACHE_BYTES", 16_777_216, 0, 1 << 34),
+            cached_query_max_bytes=_int(env, "MAR_CACHED_QUERY_MAX_BYTES", 16_384, 0, 1 << 24),
+            response_cache_bytes=_int(env, "MAR_RESPONSE_CACHE_BYTES", 67_108_864, 0, 1 << 36),
         )
 
     def require_database_url(self) -> str:

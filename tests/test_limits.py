@@ -20,8 +20,18 @@ from db.pool import SingleConnectionSource
 
 RESPONSE_JSON = "application/graphql-response+json"
 
-# Nine levels of fields around a leaf: the leaf is the tenth.
-LEVELS = ("zones", "nodes", "tasks", "teams", "tasks", "zone", "tasks", "teams", "organisation")
+# Nine levels of fields around a leaf: the leaf is the tenth (cheap: only one list of tasks).
+LEVELS = (
+    "zones(first: 1)",
+    "nodes",
+    "tasks",
+    "zone",
+    "incidents(first: 1)",
+    "nodes",
+    "task",
+    "zone",
+    "tasks",
+)
 
 
 def nested(leaf: str) -> str:
@@ -63,7 +73,7 @@ def accepted(status: int, body: dict[str, Any]) -> None:
 
 
 async def test_depth_up_to_the_limit_passes_one_more_is_refused(client: httpx.AsyncClient) -> None:
-    accepted(*await post(client, nested("name")))
+    accepted(*await post(client, nested("code")))
     error = refused(*await post(client, nested("teams { id }")))
     assert error["extensions"]["depth"] == 11 and error["extensions"]["maxDepth"] == 10
     assert "11 levels deep" in error["message"]
@@ -114,10 +124,10 @@ NESTED = """query($outer: Int, $inner: Int) {
 
 
 async def test_cost_multiplies_the_first_of_nested_lists(client: httpx.AsyncClient) -> None:
-    # 1 (zones) + 100 × (1 nodes + 1 incidents + 300 × 1 nodes) = 30 201 > 20 000
-    error = refused(*await post(client, NESTED, {"outer": 100, "inner": 300}))
-    assert error["extensions"]["cost"] == 30_201
-    assert error["extensions"]["maxCost"] == 20_000
+    # zones + nodes + 400 × (code + incidents + nodes + 300 × code) = 121 202 > 120 000
+    error = refused(*await post(client, NESTED, {"outer": 400, "inner": 300}))
+    assert error["extensions"]["cost"] == 121_202
+    assert error["extensions"]["maxCost"] == 120_000
     assert "first" in error["message"]
     # The same document with smaller pages passes: the verdict is not cached per document.
     accepted(*await post(client, NESTED, {"outer": 100, "inner": 50}))
@@ -127,10 +137,10 @@ async def test_cost_multiplies_the_first_of_nested_lists(client: httpx.AsyncClie
 async def test_cost_uses_defaults_and_the_largest_page_for_unknown_values(
     client: httpx.AsyncClient,
 ) -> None:
-    # No variables: zones(first) defaults to 50, incidents(first) to 50: 1 + 50 × (2 + 50).
+    # No variables: zones(first) defaults to 50, incidents(first) to 50: 2 + 50 × (3 + 50).
     accepted(*await post(client, NESTED))
     literal = "{ zones(first: 500) { nodes { incidents(first: 500) { nodes { code } } } } }"
-    assert refused(*await post(client, literal))["extensions"]["cost"] == 1 + 500 * (2 + 500)
+    assert refused(*await post(client, literal))["extensions"]["cost"] == 2 + 500 * (2 + 500)
     # A variable of the wrong type counts as the largest page (coercion refuses it later anyway).
     refused(*await post(client, NESTED, {"outer": "many", "inner": 500}))
 
@@ -155,7 +165,7 @@ async def test_limits_are_configurable(settings: Settings, conn: Conn) -> None:
         assert refused(*await post(http, "{ zones { nodes { tasks { code } } } }"))
         assert refused(*await post(http, "{ z: zones(first: 1) { totalCount } }"))
         error = refused(*await post(http, "{ zones(first: 20) { nodes { code } } }"))
-        assert error["extensions"]["cost"] == 21
+        assert error["extensions"]["cost"] == 22
         fields = " ".join(["code"] * 20)
         error = refused(*await post(http, "{ zones(first: 1) { nodes { " + fields + " } } }"))
         assert "20 tokens" in error["message"]
@@ -222,8 +232,8 @@ def test_check_cost_gives_the_verdict_of_the_validation_rule() -> None:
 
     schema = build_schema()._schema
     document = parse(NESTED)
-    for variables in ({"outer": 100, "inner": 300}, {"outer": 5, "inner": 5}, {}):
+    for variables in ({"outer": 400, "inner": 300}, {"outer": 5, "inner": 5}, {}):
         direct = check_cost(schema, document, QueryLimits(), variables)
         visited = validate(schema, document, [cost_rule(QueryLimits(), variables)])
         assert [e.formatted for e in direct] == [e.formatted for e in visited]
-    assert check_cost(schema, document, QueryLimits(), {"outer": 100, "inner": 300})
+    assert check_cost(schema, document, QueryLimits(), {"outer": 400, "inner": 300})

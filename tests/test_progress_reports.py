@@ -186,7 +186,7 @@ async def test_nested_reports_and_devices_cost_constant_statements(
     gql: GraphQLClient, conn: Conn, sql_log: list[str], expected: int
 ) -> None:
     query = """
-    { tasks(first: 100) { nodes { code progressReports { task { code } devices { quantity } } } } }
+    { tasks(first: 20) { nodes { code progressReports { task { code } devices { quantity } } } } }
     """
     device = {"category": "UXO", "quantity": 2, "disposal": "RENDERED_SAFE"}
 

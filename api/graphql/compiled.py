@@ -12,8 +12,10 @@ not coerce, costs over the limit, arguments the resolvers would refuse (their er
 the executor), @skip/@include on variables, cursors inside nested pages, fields a role may not
 read, personal data (counted per key by the executor), and fields the catalog lacks.
 
-Plans (the validated selection of a document, per role) are kept per distinct document;
-arguments and variables are applied per request.
+Plans (the validated selection of a document, per role) are kept per distinct document, by the
+digest of its text, within a byte budget (documents no larger than the documents' cache takes);
+arguments and variables are applied per request, and the statements of small variables are kept
+with the plan.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
 import asyncpg
@@ -44,7 +45,6 @@ from graphql import (
     SelectionNode,
     SelectionSetNode,
     get_named_type,
-    parse,
     specified_rules,
     validate,
 )
@@ -55,6 +55,7 @@ from strawberry.types.arguments import convert_arguments
 
 from api.auth import ANONYMOUS, PERSONAL_DATA_FIELDS, Caller
 from api.errors import BadUserInput, QueryTooComplex
+from api.graphql.documents import AST_BYTES_PER_CHAR, BoundedCache, Documents, digest
 from api.graphql.incident import incident_list
 from api.graphql.limits import QueryLimits, alias_rule, check_cost, depth_rule
 from api.graphql.listing import ListQuery, lookup
@@ -121,6 +122,8 @@ class Plan:
     prepared: OrderedDict[str, list[Statement]] = field(default_factory=OrderedDict)
     # One copy of each SQL text those statements share (most variables change only parameters).
     texts: dict[str, str] = field(default_factory=dict)
+    source_chars: int = 0  # the length of the document's text
+    cache_key: tuple[bytes, str | None, str] | None = None  # where CompiledReads keeps it
 
 
 def _included(selection: SelectionNode) -> bool:
@@ -181,15 +184,16 @@ def _collect(
 class Planner:
     """Builds plans: which documents can be compiled, for which role."""
 
-    def __init__(self, schema: GraphQLSchema, limits: QueryLimits) -> None:
+    def __init__(self, schema: GraphQLSchema, limits: QueryLimits, documents: Documents) -> None:
         self.schema = schema
         self.limits = limits
+        self.documents = documents
         self.rules = (*specified_rules, depth_rule(limits), alias_rule(limits))
 
     def plan(self, query: str, operation_name: str | None, role: str) -> Plan | None:
         """The plan of a document for a role, or None when the executor must answer it."""
         try:
-            document = parse(query, max_tokens=self.limits.max_tokens)
+            document = self.documents.parse(query, self.limits.max_tokens)
         except GraphQLError:
             return None
         if validate(self.schema, document, self.rules):
@@ -210,7 +214,7 @@ class Planner:
         if not all(r.name in ROOT_LISTS or r.name in ROOT_ONES for r in roots):
             return None
         name = operation.name.value if operation.name else OperationType.QUERY.value
-        return Plan(document, operation, name, roots)
+        return Plan(document, operation, name, roots, source_chars=len(query))
 
     def _fields(
         self,
@@ -243,6 +247,19 @@ class Planner:
         return tuple(out)
 
 
+def _plan_bytes(plan: Plan | None) -> int:
+    """What a plan holds, counted: its document and selection (an upper estimate), and the
+    statements it keeps (their keys, their arguments, their texts)."""
+    if plan is None:
+        return 64
+    size = 2 * (AST_BYTES_PER_CHAR + 1) * plan.source_chars  # the document, and the selection
+    for key, statements in plan.prepared.items():
+        # The key, the arguments made from those variables, each statement and its count.
+        size += 2 * len(key)
+        size += sum(STATEMENT_BYTES + len(getattr(s, "count_sql", "")) for s in statements)
+    return size + sum(len(text) for text in plan.texts)
+
+
 def _key(key: str) -> str:
     return json.dumps(key, ensure_ascii=False)
 
@@ -257,6 +274,8 @@ def _typename(selected: Selected) -> str:
 
 
 PREPARED_PER_PLAN = 64  # the variables a plan keeps its statements for (least recently used out)
+PREPARED_VARIABLES_BYTES = 1024  # statements of larger variables (as JSON) are not kept
+STATEMENT_BYTES = 256  # a kept statement's object, its tuple of arguments and page details
 
 
 @dataclass(frozen=True)
@@ -362,8 +381,25 @@ class CompiledReads:
         self.schema: GraphQLSchema = schema._schema
         self.limits = limits
         self.max_page_size = max_page_size
-        self.planner = Planner(self.schema, limits)
-        self.plan = lru_cache(maxsize=256)(self.planner.plan)
+        self.documents = schema.documents
+        self.planner = Planner(self.schema, limits, self.documents)
+        # Plans by (digest of the document, operation name, role); None: the executor answers.
+        self.plans: BoundedCache[tuple[bytes, str | None, str], Plan | None] = BoundedCache(
+            self.documents.max_bytes
+        )
+
+    def plan(self, query: str, operation_name: str | None, role: str) -> Plan | None:
+        """The plan of a document for a role (kept when the document is small enough)."""
+        if not self.documents.cacheable(query):
+            return self.planner.plan(query, operation_name, role)
+        key = (digest(query), operation_name, role)
+        if key in self.plans:
+            return self.plans.get(key)
+        plan = self.planner.plan(query, operation_name, role)
+        if plan is not None:
+            plan = replace(plan, cache_key=key)
+        self.plans.put(key, plan, _plan_bytes(plan))
+        return plan
 
     async def respond(self, request: Request, media_type: str) -> Response | None:
         """The answer to a POSTed read query this module can compile, else None."""
@@ -425,7 +461,8 @@ class CompiledReads:
         that send the same question again skip coercing, costing and writing SQL.
         """
         key = json.dumps(raw_variables, sort_keys=True)
-        statements = plan.prepared.get(key)
+        keep = len(key) <= PREPARED_VARIABLES_BYTES
+        statements = plan.prepared.get(key) if keep else None
         if statements is not None:
             plan.prepared.move_to_end(key)
             return statements
@@ -440,12 +477,16 @@ class CompiledReads:
             statements = [self._statement(root, variables) for root in plan.roots]
         except REFUSALS as error:
             raise NotCompiled(type(error).__name__) from error
+        if not keep:
+            return statements
         if len(plan.texts) > PREPARED_PER_PLAN:
             plan.texts.clear()
         statements = [replace(s, sql=plan.texts.setdefault(s.sql, s.sql)) for s in statements]
         plan.prepared[key] = statements
         if len(plan.prepared) > PREPARED_PER_PLAN:
             plan.prepared.popitem(last=False)
+        if plan.cache_key is not None:
+            self.plans.put(plan.cache_key, plan, _plan_bytes(plan))  # counted as it grows
         return statements
 
     def _arguments(self, selected: Selected, variables: VariableValues) -> dict[str, Any]:

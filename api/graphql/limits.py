@@ -1,35 +1,41 @@
 """Limits of one GraphQL document: depth, aliases, tokens and cost -> QUERY_TOO_COMPLEX (HTTP 400).
 
 - tokens: graphql-core's parser stops after `max_tokens` (the error is coded in errors.py);
-- depth and aliases: validation rules that depend on the document only, so ValidationCache keeps
-  caching their verdict;
+- depth and aliases: validation rules that depend on the document only, so the document cache
+  (documents.py) keeps their verdict;
 - cost: a validation rule run for every request with its variables (a cached verdict would let a
-  document that once came with `first: 5` through with `first: 500`). The cost of a document is
-  the number of objects it may return: every field that returns objects costs 1, and a field with
-  a `first` argument (a page) multiplies the cost of what it selects by its `first` (its default
-  when absent, the largest page when a variable does not say). Lists without `first` (zone.tasks,
-  incident.casualties, ...) count once: they are bounded by the records, not by the client.
+  document that once came with `first: 5` through with `first: 500`), on both read paths (the
+  compiled reads check it too) before any statement runs. The cost of a document is the number
+  of fields the executor may resolve for it: every selected field counts 1 each time it is
+  resolved, so what a list selects counts once for each item the list may hold. A connection's
+  `nodes` and `edges` hold its `first` (its default when absent, the largest page when a
+  variable does not say); any other list holds at most its bound (LIST_BOUNDS, in items; the
+  largest page for a list without one). Nested lists multiply, aliases add, and a selection
+  that @skip/@include leave out with this request's variables counts nothing.
 - suggestions ("Did you mean ...?") can be removed from every message.
 
 Fragments are expanded where they are spread (each spread counts), memoised per fragment so a
-document cannot make the rules themselves slow; introspection fields (`__schema`, `__type`) do
-not count towards depth or cost.
+document cannot make the rules themselves slow; introspection fields (`__schema`, `__type`,
+`__typename`) do not count towards depth or cost.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from graphql import (
+    BooleanValueNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -42,6 +48,7 @@ from graphql import (
     VariableNode,
     get_named_type,
     is_leaf_type,
+    value_from_ast_untyped,
 )
 from graphql.pyutils import Undefined
 from strawberry.extensions import SchemaExtension
@@ -52,6 +59,39 @@ CODE = "QUERY_TOO_COMPLEX"
 _TOKEN_LIMIT = re.compile(r"Document contains more than \d+ tokens")
 _SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 
+# A connection's `nodes` and `edges` hold as many items as its `first` asks for.
+CONNECTION = "Connection"
+PAGE_LISTS = frozenset({"nodes", "edges"})
+
+# The most items each list without `first` holds, for the cost: what the records of a national
+# programme give such a list, with room (the synthetic "large" set of bench/generate.py, sized
+# like the largest programmes, stays well within each). A list longer than its bound is still
+# answered in full; MAR_REQUEST_TIMEOUT bounds what such data costs. MAR_LIST_BOUNDS overrides.
+LIST_BOUNDS: Mapping[str, int] = {
+    # An operator fields a few teams to a hundred in one country (large set: 20 on average).
+    "Organisation.teams": 100,
+    # A team works a task for weeks to months: a few hundred over its life (large set: ~56).
+    "Team.tasks": 200,
+    # A task is worked by one team or a few (large set: 1 to 3).
+    "Task.teams": 10,
+    # Reports come weekly or monthly over a task's months or years (large set: 1 to ~10).
+    "Task.progressReports": 100,
+    # A task releases its zone in a few parts: survey, reduction, clearance (large set: 0 to 3).
+    "Task.releases": 20,
+    # A zone is surveyed, reduced and cleared by a few tasks, some resumed (large set: 0 to 3).
+    "Zone.tasks": 20,
+    # Every release of a zone by any task, or none (large set: up to ~6).
+    "Zone.releases": 50,
+    # People hurt by one explosion: one to tens; mass-casualty events are rare (large set: <= 8).
+    "Incident.casualties": 100,
+    # Finds reported at once: 8 categories by 3 disposals, a few with a place (large set: 0-3).
+    "ProgressReport.devices": 25,
+    # Statistics refuse answers of more than MAX_GROUPS (api/graphql/statistics.py) groups.
+    "CasualtyStatistics.groups": 10_000,
+    "LandReleaseStatistics.groups": 10_000,
+    "DeviceStatistics.groups": 10_000,
+}
+
 
 @dataclass(frozen=True)
 class QueryLimits:
@@ -60,9 +100,10 @@ class QueryLimits:
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
-    max_cost: int = 20_000
+    max_cost: int = 120_000
     max_page_size: int = 500
     suggestions: bool = True
+    list_bounds: Mapping[str, int] = field(default_factory=lambda: dict(LIST_BOUNDS))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QueryLimits:
@@ -74,6 +115,7 @@ class QueryLimits:
             max_cost=settings.max_cost,
             max_page_size=settings.max_page_size,
             suggestions=settings.suggestions,
+            list_bounds={**LIST_BOUNDS, **dict(settings.list_bounds)},
         )
 
 
@@ -183,6 +225,14 @@ def alias_rule(limits: QueryLimits) -> type[ValidationRule]:
     return MaxAliases
 
 
+def _list_items(definition: Any) -> bool:
+    """Whether a field returns a list (of objects, for the fields the cost looks at)."""
+    kind = definition.type
+    if isinstance(kind, GraphQLNonNull):
+        kind = kind.of_type
+    return isinstance(kind, GraphQLList)
+
+
 class _Coster:
     """The cost of one operation, given the request's variables."""
 
@@ -191,23 +241,25 @@ class _Coster:
         context: ValidationContext,
         operation: OperationDefinitionNode,
         variables: Mapping[str, Any],
-        max_page: int,
+        limits: QueryLimits,
     ) -> None:
         self.schema: GraphQLSchema = context.schema
         self.doc = _Document(context)
-        self.max_page = max_page
+        self.limits = limits
+        self.max_page = limits.max_page_size
+        self.bounds = dict(limits.list_bounds)
         self.variables = dict(variables)
         for definition in operation.variable_definitions or ():
             name = definition.variable.name.value
             default = definition.default_value
-            if name not in self.variables and isinstance(default, IntValueNode):
-                self.variables[name] = int(default.value)
+            if self.variables.get(name) is None and default is not None:
+                self.variables[name] = value_from_ast_untyped(default)
 
-    def page(self, node: FieldNode, definition: Any) -> int:
-        """The `first` of a page field (1 for other fields), within 0..max_page."""
+    def page(self, node: FieldNode, definition: Any) -> int | None:
+        """The `first` of a page field (None for other fields), within 0..max_page."""
         argument = definition.args.get("first")
         if argument is None:
-            return 1
+            return None
         size: object = argument.default_value
         for given in node.arguments or ():
             if given.name.value != "first":
@@ -219,43 +271,82 @@ class _Coster:
                 # wrong type counts as the largest page (coercion refuses it later).
                 sent = self.variables.get(given.value.name.value)
                 size = argument.default_value if sent is None else sent
+            else:
+                size = self.max_page  # null or a literal of the wrong type: refused later
         if size is None or size is Undefined:
             size = 50  # what pagination.page_size() takes for a missing `first`
         if not isinstance(size, int) or isinstance(size, bool):
             size = self.max_page
         return max(0, min(size, self.max_page))
 
-    def cost(self, selection_set: SelectionSetNode | None, parent: Any) -> int:
+    def included(self, selection: Any) -> bool:
+        """Whether @skip/@include keep a selection with this request's variables (a condition
+        that is not a boolean counts as kept: coercion refuses it later)."""
+        for directive in selection.directives or ():
+            name = directive.name.value
+            if name not in ("skip", "include"):
+                continue
+            for argument in directive.arguments or ():
+                if argument.name.value != "if":
+                    continue
+                value = argument.value
+                condition: object = None
+                if isinstance(value, BooleanValueNode):
+                    condition = value.value
+                elif isinstance(value, VariableNode):
+                    condition = self.variables.get(value.name.value)
+                if isinstance(condition, bool) and condition == (name == "skip"):
+                    return False
+        return True
+
+    def items(self, parent: Any, name: str, definition: Any, page: int) -> int:
+        """How many items a field may return: 1, the page of a connection's nodes and edges,
+        or the bound of a list (the largest page for a list with no bound set)."""
+        if not _list_items(definition):
+            return 1
+        if parent.name.endswith(CONNECTION) and name in PAGE_LISTS:
+            return page
+        return self.bounds.get(f"{parent.name}.{name}", self.max_page)
+
+    def cost(self, selection_set: SelectionSetNode | None, parent: Any, page: int = 1) -> int:
         total = 0
         for selection in selection_set.selections if selection_set else ():
+            if not self.included(selection):
+                continue
             if isinstance(selection, FieldNode):
-                total += self.field(selection, parent)
+                total += self.field(selection, parent, page)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 inner = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.cost(selection.selection_set, inner)
+                total += self.cost(selection.selection_set, inner, page)
             elif isinstance(selection, FragmentSpreadNode):
                 total += self.doc.fragment(
-                    "cost",
+                    f"cost/{page}",
                     selection.name.value,
                     lambda f: self.cost(
-                        f.selection_set, self.schema.get_type(f.type_condition.name.value)
+                        f.selection_set, self.schema.get_type(f.type_condition.name.value), page
                     ),
                 )
         return total
 
-    def field(self, node: FieldNode, parent: Any) -> int:
-        if node.name.value.startswith("__") or node.selection_set is None:
+    def field(self, node: FieldNode, parent: Any, page: int) -> int:
+        """The fields resolved for one selected field: itself, and for each object it returns
+        (as many as its list may hold) what is selected on it."""
+        name = node.name.value
+        if name.startswith("__"):
             return 0
         if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
             return 0
-        definition = parent.fields.get(node.name.value)
+        definition = parent.fields.get(name)
         if definition is None:
             return 0  # an unknown field: another rule refuses it
         inner = get_named_type(definition.type)
-        if is_leaf_type(inner):
-            return 0
-        return 1 + self.page(node, definition) * self.cost(node.selection_set, inner)
+        if is_leaf_type(inner) or node.selection_set is None:
+            return 1
+        first = self.page(node, definition)
+        items = self.items(parent, name, definition, page)
+        inside = self.cost(node.selection_set, inner, 1 if first is None else first)
+        return 1 + items * inside
 
 
 class MaxCost(ValidationRule):
@@ -267,15 +358,14 @@ class MaxCost(ValidationRule):
     def enter_operation_definition(self, node: OperationDefinitionNode, *_: object) -> None:
         limits = self.limits
         root = self.context.schema.get_root_type(node.operation)
-        cost = _Coster(self.context, node, self.variables, limits.max_page_size).cost(
-            node.selection_set, root
-        )
+        cost = _Coster(self.context, node, self.variables, limits).cost(node.selection_set, root)
         if cost > limits.max_cost:
             self.report_error(
                 too_complex(
-                    f"The query may return {cost} objects; at most {limits.max_cost} are "
-                    "allowed (each nested list multiplies by its `first`: ask for smaller "
-                    "pages or fewer nested lists)",
+                    f"The query may resolve {cost} fields; at most {limits.max_cost} are "
+                    "allowed (what a list selects counts once per item it may hold, its "
+                    "`first` or its bound, so nested lists multiply: ask for smaller pages, "
+                    "fewer fields or fewer nested lists)",
                     node,
                     cost=cost,
                     maxCost=limits.max_cost,
@@ -315,7 +405,7 @@ def check_cost(
 
 
 def limits_extension(limits: QueryLimits) -> type[SchemaExtension]:
-    """The schema extension applying `limits`; list it after ValidationCache (see on_validate)."""
+    """The schema extension applying `limits`; list it after the document cache (on_validate)."""
     static_rules = (depth_rule(limits), alias_rule(limits))
 
     class Limits(SchemaExtension):
@@ -331,9 +421,10 @@ def limits_extension(limits: QueryLimits) -> type[SchemaExtension]:
                     error.args = (error.message,)
 
         def on_validate(self) -> Iterator[None]:
-            # Runs after ValidationCache has stored its verdict in pre_execution_errors (or before
-            # the standard validation when there is no cache: then only a refusal is stored, which
-            # skips the standard rules, as it should for a document refused anyway).
+            # Runs after the document cache (documents.py) has stored its verdict in
+            # pre_execution_errors (or before the standard validation when there is no cache: then
+            # only a refusal is stored, which skips the standard rules, as it should for a
+            # document refused anyway).
             context = self.execution_context
             document = context.graphql_document
             if not context.pre_execution_errors and document is not None:

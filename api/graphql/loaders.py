@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from asyncio import AbstractEventLoop
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 
+from api.graphql.fairness import LoaderLoop
 from db.pool import ConnectionSource
 
 K = TypeVar("K", bound=Hashable)
@@ -28,7 +30,9 @@ class Loaders:
         """Return this request's loader for `batch(db, keys) -> values in key order`."""
         loader = self._loaders.get(batch)
         if loader is None:
-            loader = DataLoader(load_fn=partial(batch, self.db))
+            # Batches wait for the list items queued in turns before them (fairness.py).
+            loop = cast(AbstractEventLoop, LoaderLoop())
+            loader = DataLoader(load_fn=partial(batch, self.db), loop=loop)
             self._loaders[batch] = loader
         return loader
 

@@ -4,18 +4,19 @@ A request that only reads, from a role that sees no personal data, is answered f
 when the same role sent the same request body (query, variables, operation) while the database's
 data version (migration 0004) was the same. Every request reads the current data version first,
 so an answer is never older than the records a fresh execution would see: the cache is exact, not
-eventually consistent. The entries live in the process; they are bounded in count and bytes.
+eventually consistent. The entries live in the process; they are bounded in count and bytes,
+keys included: a request is known by the SHA-256 of its body, never by the body itself.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 
-from graphql import GraphQLError, OperationType, parse
+from graphql import OperationType
 from graphql.language import DocumentNode, OperationDefinitionNode
 
+from api.graphql.documents import ENTRY_OVERHEAD
 from db.pool import Connection
 from db.queries import cache as cache_sql
 
@@ -32,14 +33,13 @@ class Entry:
     body: bytes
 
 
-@lru_cache(maxsize=512)
-def read_only_operation(query: str, operation_name: str | None) -> str | None:
-    """The name of the operation that `operation_name` selects in `query` ("query" when it has
-    none) if that operation is a query, not a write; else None."""
-    try:
-        document = parse(query)
-    except GraphQLError:
-        return None
+# A cached answer's key: the role, the media type and the SHA-256 of the request body.
+Key = tuple[str, str, bytes]
+
+
+def read_only_operation(document: DocumentNode, operation_name: str | None) -> str | None:
+    """The name of the operation that `operation_name` selects in `document` ("query" when it
+    has none) if that operation is a query, not a write; else None."""
     operation = query_operation(document, operation_name)
     if operation is None:
         return None
@@ -63,6 +63,11 @@ async def data_version(conn: Connection) -> int:
     return int(await conn.fetchval(cache_sql.DATA_VERSION))
 
 
+def entry_bytes(key: Key, entry: Entry) -> int:
+    """What an entry holds, counted: its key, its answer and a fixed overhead."""
+    return sum(len(part) for part in key) + len(entry.body) + len(entry.media_type) + ENTRY_OVERHEAD
+
+
 class ResponseCache:
     """A bounded LRU of answers, all of one data version (a newer version empties it)."""
 
@@ -71,7 +76,7 @@ class ResponseCache:
         self.max_bytes = max_bytes
         self.version: int | None = None
         self.bytes = 0
-        self._entries: OrderedDict[tuple[str, str, bytes], Entry] = OrderedDict()
+        self._entries: OrderedDict[Key, Entry] = OrderedDict()
 
     def _at(self, version: int) -> None:
         if version != self.version:
@@ -79,7 +84,7 @@ class ResponseCache:
             self.bytes = 0
             self.version = version
 
-    def get(self, version: int, key: tuple[str, str, bytes]) -> Entry | None:
+    def get(self, version: int, key: Key) -> Entry | None:
         """The answer stored for `key` at `version`, if any."""
         self._at(version)
         entry = self._entries.get(key)
@@ -87,18 +92,19 @@ class ResponseCache:
             self._entries.move_to_end(key)
         return entry
 
-    def put(self, version: int, key: tuple[str, str, bytes], entry: Entry) -> None:
+    def put(self, version: int, key: Key, entry: Entry) -> None:
         """Keep `entry` for `key` at `version`, evicting the least recently used when full."""
-        if version != self.version or len(entry.body) > self.max_bytes // 16:
+        size = entry_bytes(key, entry)
+        if version != self.version or size > self.max_bytes // 16:
             return  # computed under another version, or too large to be worth keeping
         previous = self._entries.pop(key, None)
         if previous is not None:
-            self.bytes -= len(previous.body)
+            self.bytes -= entry_bytes(key, previous)
         self._entries[key] = entry
-        self.bytes += len(entry.body)
+        self.bytes += size
         while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self.bytes -= len(evicted.body)
+            evicted_key, evicted = self._entries.popitem(last=False)
+            self.bytes -= entry_bytes(evicted_key, evicted)
 
     def __len__(self) -> int:
         return len(self._entries)

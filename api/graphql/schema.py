@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -26,7 +25,9 @@ from api.graphql import (
     team,
     zone,
 )
+from api.graphql.documents import Documents, documents_extension
 from api.graphql.errors import ErrorCodes
+from api.graphql.fairness import FairExecutionContext
 from api.graphql.limits import QueryLimits, limits_extension
 from api.graphql.observe import OperationName
 from api.graphql.permissions import guard_schema
@@ -63,22 +64,30 @@ Mutation = merge_types(
 class MarSchema(strawberry.Schema):
     """The schema; errors are logged (once, when unexpected) by the ErrorCodes extension."""
 
+    documents: Documents  # its parse and validation caches (the compiled reads share them)
+
     def process_errors(
         self, _errors: list[GraphQLError], _execution_context: ExecutionContext | None = None
     ) -> None:
         return None
 
 
-def build_schema(*, introspection: bool = True, limits: QueryLimits | None = None) -> MarSchema:
-    """Return the schema with the project's extensions (default limits unless given)."""
+def build_schema(
+    *,
+    introspection: bool = True,
+    limits: QueryLimits | None = None,
+    documents: Documents | None = None,
+) -> MarSchema:
+    """Return the schema with the project's extensions (default limits and caches unless
+    given)."""
+    documents = documents or Documents()
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
         OperationName,
-        # Dashboards send the same few documents over and over: parse and validate each once
-        # (the caches live at module level, shared by the extension made for each request).
-        partial(ParserCache, maxsize=256),
-        partial(ValidationCache, maxsize=256),
-        # After ValidationCache: the cost rule depends on the variables, so it runs every time.
+        # Dashboards send the same few documents over and over: parse and validate each once,
+        # within a byte budget, keyed by digest (api/graphql/documents.py).
+        documents_extension(documents),
+        # After the document cache: the cost rule depends on the variables, so it runs every time.
         limits_extension(limits or QueryLimits()),
     ]
     if not introspection:
@@ -89,6 +98,9 @@ def build_schema(*, introspection: bool = True, limits: QueryLimits | None = Non
         subscription=subscriptions.Subscription,
         extensions=extensions,
         scalar_overrides=dict[Any, Any](SCALAR_OVERRIDES),
+        # Long lists are completed in short slices: one answer cannot hold the event loop.
+        execution_context_class=FairExecutionContext,
     )
+    schema.documents = documents
     guard_schema(schema._schema)
     return schema

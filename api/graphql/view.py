@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -29,12 +30,15 @@ from api import json_body
 from api.auth import ANONYMOUS, Caller, bearer_token, hash_secret
 from api.graphql.compiled import CompiledReads
 from api.graphql.context import Context
+from api.graphql.documents import digest
 from api.graphql.errors import format_error, with_request_id
-from api.graphql.limits import QueryLimits
+from api.graphql.fairness import Encoded, encode
+from api.graphql.limits import QueryLimits, check_cost
 from api.graphql.permissions import count_personal_data_reads
 from api.graphql.response_cache import (
     CACHEABLE_ROLES,
     Entry,
+    Key,
     ResponseCache,
     data_version,
     read_only_operation,
@@ -101,7 +105,14 @@ class GraphQLApp(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.settings = settings
-        self.response_cache = ResponseCache() if settings.response_cache else None
+        self.documents = schema.documents
+        self.limits = QueryLimits.from_settings(settings)
+        self.graphql_schema = schema._schema
+        self.response_cache = (
+            ResponseCache(max_bytes=settings.response_cache_bytes)
+            if settings.response_cache
+            else None
+        )
         self.compiled = (
             CompiledReads(schema, QueryLimits.from_settings(settings), settings.max_page_size)
             if settings.compiled_reads
@@ -174,7 +185,7 @@ class GraphQLApp(GraphQL[Context, None]):
         response.headers["X-Cache"] = "miss"
         return response
 
-    async def _cache_key(self, request: Request) -> tuple[str, str, bytes] | None:
+    async def _cache_key(self, request: Request) -> Key | None:
         """The cache key of a request that may be answered from the cache, else None."""
         if request.method != "POST" or "no-cache" in request.headers.get("cache-control", ""):
             return None
@@ -191,11 +202,21 @@ class GraphQLApp(GraphQL[Context, None]):
         if not isinstance(data, dict) or not isinstance(data.get("query"), str):
             return None
         name = data.get("operationName")
-        operation = read_only_operation(data["query"], name if isinstance(name, str) else None)
+        try:
+            document = self.documents.parse(data["query"], self.settings.max_tokens)
+        except GraphQLError:
+            return None  # strawberry answers it with the parse error
+        operation = read_only_operation(document, name if isinstance(name, str) else None)
         if operation is None:
             return None
         request.state.graphql_operation = operation  # for the access log, even when cached
-        return (caller.role, negotiate(request.headers.get("accept", "")), body)
+        variables = data.get("variables")
+        variables = variables if isinstance(variables, dict) else {}
+        if check_cost(self.graphql_schema, document, self.limits, variables):
+            # Refused anyway, and never cached: no need to read the data version first.
+            return None
+        # Known by the digest of the body: a key of 32 bytes, however large the body.
+        return (caller.role, negotiate(request.headers.get("accept", "")), digest(body))
 
     async def _run(self, request: Request) -> Response:
         if self.compiled is not None:
@@ -260,7 +281,10 @@ class GraphQLApp(GraphQL[Context, None]):
             request.state.graphql_codes = sorted(
                 {str((e.extensions or {}).get("code")) for e in result.errors}
             )
-        return await super().process_result(request, result)
+        processed = Encoded(await super().process_result(request, result))
+        # Written here, where it may take turns with other requests (api/graphql/fairness.py).
+        processed.text = await encode(processed)
+        return cast(GraphQLHTTPResponse, processed)
 
     async def execute_operation(
         self,
@@ -301,6 +325,8 @@ class GraphQLApp(GraphQL[Context, None]):
             raise
 
     def encode_json(self, data: object) -> str:
+        if isinstance(data, Encoded):
+            return data.text
         # Text as it is (UTF-8), not \u escapes: as PostgreSQL writes it for compiled reads.
         return json.dumps(data, ensure_ascii=False)
 
