@@ -173,7 +173,7 @@ class Settings:
     introspection: bool = True
     pool_min_size: int = 0
     pool_max_size: int = 10
-    pool_acquire_timeout_s: int = 10
+    pool_acquire_timeout_s: int = 3  # below request_timeout_s: a busy pool is a 503
     max_page_size: int = 500
     # Limits of one GraphQL document (api/graphql/limits.py); over them is QUERY_TOO_COMPLEX.
     max_depth: int = 10
@@ -243,7 +243,7 @@ class Settings:
             introspection=_bool(env, "MAR_INTROSPECTION", True),
             pool_min_size=_int(env, "MAR_POOL_MIN_SIZE", 0, 0, 1000),
             pool_max_size=_int(env, "MAR_POOL_MAX_SIZE", 10, 1, 1000),
-            pool_acquire_timeout_s=_int(env, "MAR_POOL_ACQUIRE_TIMEOUT", 10, 1, 600),
+            pool_acquire_timeout_s=_int(env, "MAR_POOL_ACQUIRE_TIMEOUT", 3, 1, 600),
             max_page_size=_int(env, "MAR_MAX_PAGE_SIZE", 500, 1, 10_000),
             max_depth=_int(env, "MAR_MAX_DEPTH", 10, 1, 100),
             max_aliases=_int(env, "MAR_MAX_ALIASES", 15, 0, 10_000),
