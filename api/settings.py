@@ -156,6 +156,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     trusted_proxies: tuple[str, ...] = ()
     auth_failures_per_minute: int = 20  # 0 = no limit
+    # Largest file a GeoPackage or KML export may write (api/services/file_exports.py).
+    export_file_max_bytes: int = 1_073_741_824
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -203,6 +205,9 @@ class Settings:
             ),
             trusted_proxies=_networks(env, "MAR_TRUSTED_PROXIES"),
             auth_failures_per_minute=_int(env, "MAR_AUTH_FAILURES_PER_MINUTE", 20, 0, 1_000_000),
+            export_file_max_bytes=_int(
+                env, "MAR_EXPORT_FILE_MAX_BYTES", 1_073_741_824, 1024, 1_099_511_627_776
+            ),
         )
 
     def require_database_url(self) -> str:
