@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
 import xml.etree.ElementTree as ET
@@ -13,8 +14,9 @@ import httpx
 import pytest
 
 from api.app import create_app
+from api.cli import main
 from api.settings import Settings
-from db.pool import Connection, SingleConnectionSource
+from db.pool import Connection, SingleConnectionSource, connect
 from tests.test_gdal import run
 
 ZONES = 30
@@ -186,3 +188,30 @@ async def test_an_export_over_the_file_limit_is_refused_and_leaves_nothing(
             assert body["code"] == "QUERY_TOO_COMPLEX"
             assert "MAR_EXPORT_FILE_MAX_BYTES" in body["detail"]
             assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.commits
+async def test_mar_export_writes_a_geopackage_and_kml(
+    fresh_db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    conn = await connect(fresh_db_url)
+    try:
+        await conn.execute(RECORDS.replace("$1", "7"))
+    finally:
+        await conn.close()
+    monkeypatch.setenv("DATABASE_URL", fresh_db_url)
+    gpkg, kml = tmp_path / "out" / "zones.gpkg", tmp_path / "out" / "zones.kml"
+    gpkg.parent.mkdir()
+    assert (
+        await asyncio.to_thread(main, ["export", "zones", "--format", "gpkg", "-o", str(gpkg)]) == 0
+    )
+    assert "7 zones written" in capsys.readouterr().err
+    assert "Feature Count: 7" in await run("ogrinfo", "-ro", "-so", str(gpkg), "zones")
+    assert (
+        await asyncio.to_thread(main, ["export", "zones", "--format", "kml", "-o", str(kml)]) == 0
+    )
+    assert "Feature Count: 7" in await run("ogrinfo", "-ro", "-so", "-al", str(kml))
+    assert sorted(p.name for p in gpkg.parent.iterdir()) == ["zones.gpkg", "zones.kml"]
