@@ -17,15 +17,17 @@ from api.app import create_app
 from api.cli import main
 from api.settings import Settings
 from db.pool import Connection, SingleConnectionSource, connect
+from tests.helpers import serving
 from tests.test_gdal import run
 
 ZONES = 30
 RECORDS = """
 INSERT INTO zones (code, name, hazard_type, status, contamination, geometry, priority, admin1,
                    admin2, admin_pcode, recorded_on)
-SELECT format('FX-Z-%s', lpad(i::text, 3, '0')), format('Zone "%s" <&>', i), 'SHA', 'OPEN',
-       ARRAY['UXO', 'AP_MINE'],
-       ST_Multi(ST_MakeEnvelope(i / 10.0 + 0.123456789012345, 0.1, i / 10.0 + 0.15, 0.2, 4326)),
+SELECT format('FX-Z-%s', lpad(i::text, greatest(3, length(i::text)), '0')),
+       format('Zone "%s" <&>', i), 'SHA', 'OPEN', ARRAY['UXO', 'AP_MINE'],
+       ST_Multi(ST_MakeEnvelope((i % 1000) / 10.0 + 0.123456789012345, 0.1 + (i / 1000) * 0.2,
+                                (i % 1000) / 10.0 + 0.15, 0.2 + (i / 1000) * 0.2, 4326)),
        (i % 5) + 1, 'North', 'Hills', 'ZZ0102', DATE '2024-01-01' + i
 FROM generate_series(1, $1) AS i;
 """
@@ -215,3 +217,34 @@ async def test_mar_export_writes_a_geopackage_and_kml(
     )
     assert "Feature Count: 7" in await run("ogrinfo", "-ro", "-so", "-al", str(kml))
     assert sorted(p.name for p in gpkg.parent.iterdir()) == ["zones.gpkg", "zones.kml"]
+
+
+SLOW_CLIENT_ZONES = 20_000  # files of several MB: more than the sockets' buffers hold
+
+
+@pytest.mark.commits
+async def test_a_client_that_does_not_read_holds_no_connection(fresh_db_url: str) -> None:
+    """With a pool of one connection, a GeoPackage and a KML download whose bodies nobody reads
+    leave the connection free: other requests are answered meanwhile."""
+    conn = await connect(fresh_db_url)
+    try:
+        await conn.execute(RECORDS.replace("$1", str(SLOW_CLIENT_ZONES)))
+    finally:
+        await conn.close()
+    settings = {"MAR_POOL_MAX_SIZE": "1", "MAR_POOL_ACQUIRE_TIMEOUT": "2", "MAR_RATE_LIMIT": "0"}
+    query = {"query": "{ zones(first: 1) { totalCount } }"}
+    async with (
+        serving(fresh_db_url, **settings) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=60) as http,
+    ):
+        for path in ("/exports/zones.gpkg", "/exports/zones.kml"):
+            async with http.stream("GET", path) as stalled:
+                assert stalled.status_code == 200
+                size = int(stalled.headers.get("content-length", 0))
+                assert size > 4_000_000, size
+                # The body is not read: the server is stuck sending it.
+                other = await http.post("/graphql", json=query)
+                assert other.status_code == 200, other.text
+                assert other.json()["data"]["zones"]["totalCount"] == SLOW_CLIENT_ZONES
+                body = b"".join([chunk async for chunk in stalled.aiter_raw()])
+                assert len(body) == size
