@@ -158,6 +158,7 @@ class Settings:
     auth_failures_per_minute: int = 20  # 0 = no limit
     # Largest file a GeoPackage or KML export may write (api/services/file_exports.py).
     export_file_max_bytes: int = 1_073_741_824
+    export_files_at_once: int = 4  # GeoPackage/KML exports written at once per process
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -208,6 +209,7 @@ class Settings:
             export_file_max_bytes=_int(
                 env, "MAR_EXPORT_FILE_MAX_BYTES", 1_073_741_824, 1024, 1_099_511_627_776
             ),
+            export_files_at_once=_int(env, "MAR_EXPORT_FILES_AT_ONCE", 4, 1, 1000),
         )
 
     def require_database_url(self) -> str:

@@ -248,3 +248,51 @@ async def test_a_client_that_does_not_read_holds_no_connection(fresh_db_url: str
                 assert other.json()["data"]["zones"]["totalCount"] == SLOW_CLIENT_ZONES
                 body = b"".join([chunk async for chunk in stalled.aiter_raw()])
                 assert len(body) == size
+
+
+@pytest.mark.commits
+async def test_one_export_file_more_than_allowed_at_once_is_rate_limited(
+    fresh_db_url: str,
+) -> None:
+    """With MAR_EXPORT_FILES_AT_ONCE=1, a second export while the first is being written (held
+    here by a lock on the zones table) is 429; the first finishes once the lock goes."""
+    conn = await connect(fresh_db_url)
+    try:
+        await conn.execute(RECORDS.replace("$1", "3"))
+        settings = {
+            "MAR_EXPORT_FILES_AT_ONCE": "1",
+            "MAR_RATE_LIMIT": "0",
+            "MAR_STATEMENT_TIMEOUT_MS": "0",  # the first export waits on the lock as long as held
+        }
+        async with (
+            serving(fresh_db_url, **settings) as base_url,
+            httpx.AsyncClient(base_url=base_url, timeout=60) as http,
+        ):
+            transaction = conn.transaction()
+            await transaction.start()
+            await conn.execute("LOCK TABLE zones IN ACCESS EXCLUSIVE MODE")
+            first = asyncio.create_task(http.get("/exports/zones.gpkg"))
+            try:
+                for _ in range(200):  # until the first export waits on the lock (20 s at most)
+                    # pg_stat_activity is read once per transaction unless told to read it again.
+                    await conn.execute("SELECT pg_stat_clear_snapshot()")
+                    waiting = await conn.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                    )
+                    if waiting:
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError("the first export never reached the database")
+                second = await http.get("/exports/zones.kml")
+                assert second.status_code == 429, second.text
+                assert second.json()["code"] == "RATE_LIMITED"
+                assert "MAR_EXPORT_FILES_AT_ONCE" in second.json()["detail"]
+                assert int(second.headers["retry-after"]) >= 1
+            finally:
+                await transaction.rollback()
+            assert (await first).status_code == 200
+            assert (await http.get("/exports/zones.kml")).status_code == 200
+    finally:
+        await conn.close()

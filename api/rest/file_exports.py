@@ -3,7 +3,9 @@
 They take the filters of the OGC items endpoint, as the GeoJSON export does. The file is written
 whole before its first byte is sent (api/services/file_exports.py), so the answer has a
 Content-Length, a refusal (bad filter, file over MAR_EXPORT_FILE_MAX_BYTES: QUERY_TOO_COMPLEX)
-is a problem document, and no database connection is held while the client reads.
+is a problem document, and no database connection is held while the client reads. At most
+MAR_EXPORT_FILES_AT_ONCE are written at once per process (each may take up to the file limit in
+the temporary directory); one more is RATE_LIMITED (429, Retry-After).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from api.errors import NotFoundError, Problems, QueryTooComplex
 from api.rest import filters
 from api.rest.exports import access_of, caller_role
+from api.rest.problems import problem
 from api.services import file_exports
 from api.services.file_exports import ExportTooLarge, FileExport
 from db.queries.sql import Params
@@ -67,15 +70,31 @@ async def export_file(request: Request) -> Response:
         )
     conditions, params, order = _selection(request, kind)
     export = FileExport(kind, fmt, conditions, params, access_of(request), order)
-    max_bytes = request.app.state.settings.export_file_max_bytes
+    settings = request.app.state.settings
+    state = request.app.state
+    running: int = getattr(state, "file_exports_running", 0)
+    if running >= settings.export_files_at_once:
+        refused = problem(
+            429,
+            "RATE_LIMITED",
+            f"{running} GeoPackage/KML exports are being written (MAR_EXPORT_FILES_AT_ONCE); "
+            "try again in a few seconds",
+        )
+        refused.headers["Retry-After"] = "5"
+        return refused
+    state.file_exports_running = running + 1
     target = file_exports.temporary_path(f".{fmt}")
     try:
-        await file_exports.write_file(request.app.state.db, export, target, max_bytes=max_bytes)
+        await file_exports.write_file(
+            state.db, export, target, max_bytes=settings.export_file_max_bytes
+        )
     except ExportTooLarge as exc:
         raise QueryTooComplex(
             f"this export would be larger than {exc.max_bytes} bytes "
             "(MAR_EXPORT_FILE_MAX_BYTES); narrow it with bbox, datetime or filter"
         ) from None
+    finally:
+        state.file_exports_running -= 1
     handle, size = file_exports.open_unlinked(target)
     return FileStream(
         handle,
