@@ -30,7 +30,7 @@ from api.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, cors
 from api.proxies import TrustedProxyMiddleware
 from api.ratelimit import RateLimitMiddleware
 from api.requests import RequestIdMiddleware
-from api.rest import exports, health, home, imports, ogc, openapi, problems, tiles
+from api.rest import exports, file_exports, health, home, imports, ogc, openapi, problems, tiles
 from api.settings import Settings
 from db.pool import ConnectionSource, PoolSource, create_pool
 
@@ -84,6 +84,8 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Edg
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
             Route("/exports/{kind}.csv", exports.export_csv, methods=["GET"]),
             Route("/exports/{kind}.geojson", exports.export_geojson, methods=["GET"]),
+            Route("/exports/{kind}.gpkg", file_exports.export_file, methods=["GET"]),
+            Route("/exports/{kind}.kml", file_exports.export_file, methods=["GET"]),
             Route("/imports/{kind}", imports.import_records, methods=["POST"]),
             Route("/tiles/{layer}.json", tiles.tilejson, methods=["GET"]),
             Route("/tiles/{layer}/{z}/{x}/{y}.pbf", tiles.tile, methods=["GET"]),

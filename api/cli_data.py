@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -28,6 +29,9 @@ def _say(text: str) -> None:
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
     from api.services import exports
     from db.pool import SingleConnectionSource, connect
+
+    if args.format in ("gpkg", "kml"):
+        return await _export_file(settings, args)
 
     # The operator reads everything but casualties' names unless asked for them.
     access = exports.Access(restricted=True, personal=args.personal_data)
@@ -62,6 +66,56 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
         await conn.close()
     if not to_stdout:
         _say(f"{written[0]} {args.kind} written to {args.output} ({args.format})")
+    return 0
+
+
+async def _export_file(settings: Settings, args: argparse.Namespace) -> int:
+    """A GeoPackage or KML export: written to a temporary file beside the output, then renamed
+    into place (or copied to standard output), so a failed export leaves no half file."""
+    import shutil
+    import tempfile
+
+    from api.services import exports, file_exports
+    from db.pool import SingleConnectionSource, connect
+
+    access = exports.Access(restricted=True, personal=False)
+    export = file_exports.FileExport(args.kind, args.format, [], [], access)
+    to_stdout = args.output == "-"
+    directory = None if to_stdout else Path(args.output).resolve().parent
+    handle, name = tempfile.mkstemp(prefix="mar-export-", suffix=f".{args.format}", dir=directory)
+    os.close(handle)
+    target = Path(name)
+    conn = await connect(settings.require_database_url())
+    try:
+        with tqdm(
+            desc=f"export {args.kind}",
+            unit=" records",
+            file=sys.stderr,
+            disable=not sys.stderr.isatty(),
+        ) as bar:
+
+            def advance(rows: int) -> None:
+                bar.update(rows)
+
+            written = await file_exports.write_file(
+                SingleConnectionSource(conn),
+                export,
+                target,
+                max_bytes=settings.export_file_max_bytes,
+                on_rows=advance,
+            )
+    except file_exports.ExportTooLarge as exc:
+        _say(f"mar export: {exc} (MAR_EXPORT_FILE_MAX_BYTES)")
+        return 1
+    finally:
+        await conn.close()
+    if to_stdout:
+        with target.open("rb") as source:
+            shutil.copyfileobj(source, sys.stdout.buffer)
+        target.unlink()
+        return 0
+    target.replace(args.output)
+    _say(f"{written} {args.kind} written to {args.output} ({args.format})")
     return 0
 
 
@@ -144,7 +198,7 @@ def add_commands(commands: Any) -> None:
     """Add `export` and `import` to the subcommands of `mar`."""
     export = commands.add_parser("export", help="write zones or incidents to a file")
     export.add_argument("kind", choices=KINDS)
-    export.add_argument("--format", choices=("csv", "geojson"), default="geojson")
+    export.add_argument("--format", choices=("csv", "geojson", "gpkg", "kml"), default="geojson")
     export.add_argument("-o", "--output", required=True, help="the file to write ('-': stdout)")
     export.add_argument("--no-hxl", action="store_true", help="CSV without the HXL hashtag row")
     export.add_argument(

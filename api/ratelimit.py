@@ -1,9 +1,28 @@
 """Per-key rate limit: a token bucket for every API key (for every client address when anonymous;
-an IPv6 client's /64).
+an IPv6 client's /64), where each request costs what it costs the service.
 
-A bucket holds up to `burst` tokens and gains `rate` tokens a second; each request takes one. An
-empty bucket answers RATE_LIMITED with HTTP 429 and `Retry-After` (whole seconds until a token is
-back): a GraphQL error document on /graphql, problem+json elsewhere.
+A bucket holds up to `burst` tokens and gains `rate` tokens a second. A request is charged its
+route's weight up front (below); a bucket short of it answers RATE_LIMITED with HTTP 429 and
+`Retry-After` (whole seconds until the tokens are back): a GraphQL error document on /graphql,
+problem+json elsewhere. Once the answer is known, one served without work (`X-Cache: hit`, or
+`304 Not Modified`) is refunded down to CACHED_COST.
+
+| request | tokens |
+|---|---|
+| GraphQL over HTTP, a WebSocket handshake, `/` and any other path | 1 |
+| OGC items page (`…/items`) | 0.25 + 0.5 per 1 000 features of `limit` (absent: 1 000) |
+| one OGC item, a vector tile (`/tiles/{layer}/{z}/{x}/{y}.pbf`) | 0.25 |
+| OGC metadata (landing, conformance, collections, queryables), TileJSON, OpenAPI | 0.1 |
+| a CSV or GeoJSON export | 5 |
+| a GeoPackage or KML export (a GDAL process besides the query) | 10 |
+| an import (`POST /imports/…`) | 10 |
+| an answer from the response cache (`X-Cache: hit`) or a 304, after the fact | 0.1 |
+
+A charge is never more than the burst, so every request can be served by a full bucket.
+`MAR_RATE_LIMIT` and `MAR_RATE_BURST` are thus tokens: 20 GraphQL queries a second, or 80 tiles.
+The weights are the code's own measure of its routes (an items page of 10 features is a quarter
+of a GraphQL query; a whole export scans a table), not deployment policy, so they are constants:
+a deployment scales the budget with those two settings.
 
 The buckets live in this process's memory. That is enough for one server process; with several
 processes (workers, replicas) each keeps its own buckets, so a key may send up to `rate` times the
@@ -19,12 +38,14 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.refusals import refuse
 from api.requests import current_request_id
@@ -33,6 +54,27 @@ from api.rest.problems import problem
 # Probes and metrics are never limited: an orchestrator must always reach them.
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 GRAPHQL_PATH = "/graphql"
+
+# Weights in tokens (the table of the module docstring); tests/test_ratelimit.py checks them.
+DEFAULT_COST = 1.0  # GraphQL, WebSocket handshakes, pages, anything not named below
+LIGHT_COST = 0.1  # metadata documents, answers from a cache, 304
+ITEM_COST = 0.25  # one OGC item, one tile, the fixed part of an items page
+ITEMS_COST_PER_1000 = 0.5  # an items page's share per 1 000 features asked
+ITEMS_DEFAULT_LIMIT = 1000  # what a page without `limit` is charged for
+EXPORT_COST = 5.0
+GDAL_EXPORT_COST = 10.0
+IMPORT_COST = 10.0
+CACHED_COST = LIGHT_COST
+# Small enough that float sums of the weights above never refuse a request a bucket can pay.
+EPSILON = 1e-9
+
+_ITEMS = re.compile(r"^/ogc/collections/[^/]+/items/?$")
+_ITEM = re.compile(r"^/ogc/collections/[^/]+/items/[^/]+$")
+_OGC_META = re.compile(r"^/ogc(/|/conformance|/collections(/[^/]+(/queryables)?)?)?/?$")
+_TILE = re.compile(r"^/tiles/[^/]+/\d+/\d+/\d+\.pbf$")
+_TILEJSON = re.compile(r"^/tiles/[^/]+\.json$")
+_EXPORT = re.compile(r"^/exports/[^/]+\.(csv|geojson)$")
+_GDAL_EXPORT = re.compile(r"^/exports/[^/]+\.(gpkg|kml)$")
 
 
 @dataclass
@@ -60,17 +102,20 @@ class TokenBuckets:
         self.max_buckets = max_buckets
         self._buckets: dict[str, _Bucket] = {}
 
-    def wait(self, key: str) -> float:
-        """Seconds until `key`'s bucket holds a token (0.0: it holds one now); spends nothing."""
+    def wait(self, key: str, cost: float = 1.0) -> float:
+        """Seconds until `key`'s bucket holds `cost` tokens (0.0: it does now); spends nothing."""
+        cost = min(cost, self.burst)
         bucket = self._buckets.get(key)
         if bucket is None:
             return 0.0
         elapsed = max(0.0, self.clock() - bucket.updated)
         tokens = min(self.burst, bucket.tokens + elapsed * self.rate)
-        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+        return 0.0 if tokens + EPSILON >= cost else (cost - tokens) / self.rate
 
-    def take(self, key: str) -> float:
-        """Spend one token of `key`'s bucket: 0.0 when allowed, else seconds until one is back."""
+    def take(self, key: str, cost: float = 1.0) -> float:
+        """Spend `cost` tokens (at most the burst) of `key`'s bucket: 0.0 when allowed, else
+        seconds until they are back; a refused request spends nothing."""
+        cost = min(cost, self.burst)
         now = self.clock()
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -81,10 +126,16 @@ class TokenBuckets:
             elapsed = max(0.0, now - bucket.updated)
             bucket.tokens = min(self.burst, bucket.tokens + elapsed * self.rate)
             bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
+        if bucket.tokens + EPSILON >= cost:
+            bucket.tokens = max(0.0, bucket.tokens - cost)
             return 0.0
-        return (1.0 - bucket.tokens) / self.rate
+        return (cost - bucket.tokens) / self.rate
+
+    def give(self, key: str, tokens: float) -> None:
+        """Give `tokens` back to `key`'s bucket (a refund), never filling it over the burst."""
+        bucket = self._buckets.get(key)
+        if bucket is not None and tokens > 0:
+            bucket.tokens = min(self.burst, bucket.tokens + tokens)
 
     def _forget_full(self, now: float) -> None:
         """Drop the buckets that have refilled (they behave like new ones); else the oldest."""
@@ -121,6 +172,48 @@ def address_bucket(scope: Scope) -> str:
     return f"addr:{parsed}"
 
 
+def request_cost(scope: Scope) -> float:
+    """The tokens a request is charged up front: its route's weight (the module's table)."""
+    path = str(scope.get("path", ""))
+    if scope["type"] == "websocket" or path == GRAPHQL_PATH:
+        return DEFAULT_COST
+    if _ITEMS.match(path):
+        return ITEM_COST + ITEMS_COST_PER_1000 * _asked_limit(scope) / 1000
+    if _ITEM.match(path) or _TILE.match(path):
+        return ITEM_COST
+    if _OGC_META.match(path) or _TILEJSON.match(path) or path == "/openapi.json":
+        return LIGHT_COST
+    if _EXPORT.match(path):
+        return EXPORT_COST
+    if _GDAL_EXPORT.match(path):
+        return GDAL_EXPORT_COST
+    if path.startswith("/imports/"):
+        return IMPORT_COST
+    return DEFAULT_COST
+
+
+def _asked_limit(scope: Scope) -> int:
+    """The `limit` an items request asks for (the endpoint caps it; so is the charge)."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query):
+        if name == "limit":
+            try:
+                return min(max(int(value), 1), 10 * ITEMS_DEFAULT_LIMIT)
+            except ValueError:
+                return ITEMS_DEFAULT_LIMIT  # the endpoint refuses it; the charge is the default
+    return ITEMS_DEFAULT_LIMIT
+
+
+def _served_without_work(message: Message) -> bool:
+    """Whether an answer's start says it came from a cache (X-Cache: hit) or is a 304."""
+    if message.get("status") == 304:
+        return True
+    return any(
+        name.lower() == b"x-cache" and value.lower() == b"hit"
+        for name, value in message.get("headers", [])
+    )
+
+
 def bucket_key(scope: Scope) -> str:
     """The key name of the request, else its client's address."""
     name = (scope.get("state") or {}).get("key_name")
@@ -148,14 +241,16 @@ class RateLimitMiddleware:
             return
         # A WebSocket handshake spends a token too: opening and closing sockets in a loop costs
         # a key lookup each, like any request.
-        wait = self.buckets.take(bucket_key(scope))
+        key, cost = bucket_key(scope), request_cost(scope)
+        wait = self.buckets.take(key, cost)
         if wait <= 0:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, self._refunding(send, key, cost))
             return
         retry_after = max(1, math.ceil(wait))
         message = (
-            f"Too many requests: at most {self.buckets.rate:g} a second (bursts of "
-            f"{self.buckets.burst:g}); try again in {retry_after} s"
+            f"Too many requests: at most {self.buckets.rate:g} tokens a second (bursts of "
+            f"{self.buckets.burst:g}; this request costs {min(cost, self.buckets.burst):g}); "
+            f"try again in {retry_after} s"
         )
         if scope["type"] == "websocket":
             retry = [(b"retry-after", str(retry_after).encode())]
@@ -172,6 +267,20 @@ class RateLimitMiddleware:
             response = problem(429, "RATE_LIMITED", message)
             response.headers.update(headers)
         await response(scope, receive, send)
+
+    def _refunding(self, send: Send, key: str, cost: float) -> Send:
+        """`send`, refunding the charge down to CACHED_COST when the answer took no work."""
+        refund = cost - CACHED_COST
+        if refund <= 0 or self.buckets is None:
+            return send
+        buckets = self.buckets
+
+        async def refunding_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and _served_without_work(message):
+                buckets.give(key, refund)
+            await send(message)
+
+        return refunding_send
 
 
 def _graphql_media_type(scope: Scope) -> str:

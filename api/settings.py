@@ -219,6 +219,8 @@ class Settings:
     query_cache_bytes: int = 16_777_216  # parsed documents, verdicts and compiled plans
     cached_query_max_bytes: int = 16_384  # larger documents are never cached
     response_cache_bytes: int = 67_108_864
+    # Largest file a GeoPackage or KML export may write (api/services/file_exports.py).
+    export_file_max_bytes: int = 1_073_741_824
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -279,6 +281,9 @@ class Settings:
             query_cache_bytes=_int(env, "MAR_QUERY_CACHE_BYTES", 16_777_216, 0, 1 << 34),
             cached_query_max_bytes=_int(env, "MAR_CACHED_QUERY_MAX_BYTES", 16_384, 0, 1 << 24),
             response_cache_bytes=_int(env, "MAR_RESPONSE_CACHE_BYTES", 67_108_864, 0, 1 << 36),
+            export_file_max_bytes=_int(
+                env, "MAR_EXPORT_FILE_MAX_BYTES", 1_073_741_824, 1024, 1_099_511_627_776
+            ),
         )
 
     def require_database_url(self) -> str:

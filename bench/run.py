@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from api.settings import Settings
-from bench import attack, exports, generate, load, ogc, tiles
+from bench import attack, exports, generate, layer, load, ogc, tiles
 from bench.generate import Connection, Size
 from bench.report import Report, Result, render
 from bench.scenarios import SCENARIOS, Request, Scenario
@@ -343,6 +343,9 @@ async def run_size(
         if key_name:
             await load.revoke_key(prepared.url, key_name)
     ogc_lines += await attack.run(prepared.url, options.seconds)  # servers of its own; < 1 min
+    # Its own server, with the default rate limit: a GIS client reading the whole layer.
+    print(f"{size.name} ogr2ogr OAPIF zones → GeoPackage …", flush=True)
+    ogc_lines += await layer.run(prepared.url, options)
     report.notes.append(busy_note(load_before, os.getloadavg()[0]))
     if options.py_spy and profile_dir:
         report.notes.append(f"py-spy flame graphs of the server: {profile_dir.name}/")

@@ -335,10 +335,11 @@ def _bearer(key: str) -> dict[str, str]:
 
 async def test_forwarded_for_counts_only_from_a_trusted_proxy(conn: Connection) -> None:
     app = configured(conn, MAR_RATE_LIMIT="1", MAR_RATE_BURST="2", MAR_TRUSTED_PROXIES="10.0.0.0/8")
+    # "/" costs a whole token (api/ratelimit.py's weights): the budget is two requests.
     # From an untrusted peer, a rotating X-Forwarded-For is ignored: one budget.
     async with app_client(app, address="198.51.100.1") as http:
         codes = [
-            (await http.get("/ogc", headers={"X-Forwarded-For": f"192.0.2.{n}"})).status_code
+            (await http.get("/", headers={"X-Forwarded-For": f"192.0.2.{n}"})).status_code
             for n in range(4)
         ]
     assert codes[:2] == [200, 200] and 429 in codes[2:]
@@ -347,9 +348,9 @@ async def test_forwarded_for_counts_only_from_a_trusted_proxy(conn: Connection) 
     async with app_client(app, address="10.1.2.3") as proxy:
         for n in range(4):
             forwarded = {"X-Forwarded-For": f"6.6.6.6, 192.0.2.{n}"}
-            assert (await proxy.get("/ogc", headers=forwarded)).status_code == 200
+            assert (await proxy.get("/", headers=forwarded)).status_code == 200
         same = {"X-Forwarded-For": "1.1.1.1, 192.0.2.200"}
-        assert [(await proxy.get("/ogc", headers=same)).status_code for _ in range(3)][-1] == 429
+        assert [(await proxy.get("/", headers=same)).status_code for _ in range(3)][-1] == 429
 
 
 async def test_forwarded_proto_counts_only_from_a_trusted_proxy(conn: Connection) -> None:
@@ -379,7 +380,7 @@ async def test_rotating_forwarded_for_from_loopback_does_not_reset_the_limit(
         httpx.AsyncClient(base_url=base, timeout=10) as http,
     ):
         codes = [
-            (await http.get("/ogc", headers={"X-Forwarded-For": f"192.0.2.{n}"})).status_code
+            (await http.get("/", headers={"X-Forwarded-For": f"192.0.2.{n}"})).status_code
             for n in range(6)
         ]
     assert codes[:3] == [200, 200, 200] and 429 in codes[3:], codes

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
+from typing import Protocol
 
 from starlette.background import BackgroundTask
 from starlette.responses import Response
@@ -21,7 +22,6 @@ from starlette.types import Message, Receive, Scope, Send
 from api.connections import aborter
 from api.errors import from_database_failure
 from api.rest.export_slots import Slot
-from api.services.spool import Spool
 
 log = logging.getLogger("mar.exports")
 
@@ -34,12 +34,24 @@ class ClientGone(Exception):
     """A send failed because the client has gone (servers of ASGI 2.4 raise OSError then)."""
 
 
+class Source(Protocol):
+    """What an export sends: a spool (api.services.spool), or a file written whole first."""
+
+    def read(self) -> AsyncGenerator[bytes, None]:
+        """The bytes to send, in chunks."""
+        ...
+
+    async def close(self) -> None:
+        """Give back what the source holds (its file, its database work)."""
+        ...
+
+
 class ExportResponse(Response):
     """Stream `spool` to the client; whatever ends it, the spool is closed and the slot freed."""
 
     def __init__(
         self,
-        spool: Spool,
+        spool: Source,
         slot: Slot,
         *,
         media_type: str,

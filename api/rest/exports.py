@@ -115,7 +115,7 @@ def _kind(request: Request, kinds: tuple[str, ...], extension: str) -> str:
     return kind
 
 
-def _slots(request: Request) -> ExportSlots:
+def export_slots(request: Request) -> ExportSlots:
     """The process's export slots (made on first use, from the app's settings)."""
     state = request.app.state
     slots: ExportSlots | None = getattr(state, "export_slots", None)
@@ -127,7 +127,7 @@ def _slots(request: Request) -> ExportSlots:
 
 async def _respond(request: Request, export: Export, media_type: str, filename: str) -> Response:
     settings = request.app.state.settings
-    slot = _slots(request).take(bucket_key(request.scope))
+    slot = export_slots(request).take(bucket_key(request.scope))
     if isinstance(slot, str):
         refused = problem(429, "RATE_LIMITED", slot)
         refused.headers["Retry-After"] = str(RETRY_AFTER_S)

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Match, Route
 
 from api.hosts import public_base
 from api.rest.ogc_queryables import queryables_schema
+from api.services import file_exports
 from db.queries import ogc_crs as crs
 from db.queries import ogc_layers as kinds
 from db.queries.ogc import LAYERS, Layer
@@ -207,6 +208,13 @@ def _data_paths() -> dict[str, Any]:
                 401,
                 403,
             )
+            # Written whole, then sent with a Content-Length (api/rest/file_exports.py).
+            for fmt, title in (("gpkg", "a GeoPackage"), ("kml", "KML placemarks")):
+                binary = {"type": "string", "format": "binary"}
+                ok = {"description": title, **_json(binary, file_exports.MEDIA_TYPES[fmt])}
+                paths[f"/exports/{kind}.{fmt}"] = _get(
+                    f"{kind} as {title}", f"exports_{kind}_{fmt}", ok, _filter_params(layer), 400
+                )
     report = {
         "type": "object",
         "required": ["created", "updated", "errors"],

@@ -61,6 +61,29 @@ class CsvColumn:
     field: str
 
 
+def pcode_columns(alias: str) -> list[CsvColumn]:
+    """The record's p-code under the HXL tag of the level it names, as partners join on them.
+
+    A record keeps one p-code, that of the most precise admin unit it names: its admin2's when
+    it names one (`#adm2+code`), else its admin1's (`#adm1+code`); the other column is empty.
+    The level a p-code does not name is never guessed from its characters: p-code lengths per
+    level differ between countries.
+    """
+    pcode, admin1, admin2 = (f"{alias}.{name}" for name in ("admin_pcode", "admin1", "admin2"))
+    return [
+        CsvColumn(
+            "admin1_pcode",
+            "#adm1+code",
+            csv_text(f"CASE WHEN {admin2} IS NULL AND {admin1} IS NOT NULL THEN {pcode} END"),
+        ),
+        CsvColumn(
+            "admin2_pcode",
+            "#adm2+code",
+            csv_text(f"CASE WHEN {admin2} IS NOT NULL THEN {pcode} END"),
+        ),
+    ]
+
+
 def _lat(geometry: str) -> str:
     return csv_plain(f"round(ST_Y(ST_PointOnSurface({geometry}))::numeric, 6)")
 
@@ -80,6 +103,7 @@ ZONE_COLUMNS = [
     CsvColumn("admin1", "#adm1+name", csv_text("z.admin1")),
     CsvColumn("admin2", "#adm2+name", csv_text("z.admin2")),
     CsvColumn("admin_pcode", "#loc+code", csv_text("z.admin_pcode")),
+    *pcode_columns("z"),
     CsvColumn("lat", "#geo+lat", _lat("z.geometry")),
     CsvColumn("lon", "#geo+lon", _lon("z.geometry")),
     CsvColumn(
@@ -123,6 +147,7 @@ INCIDENT_COLUMNS = [
     CsvColumn("admin1", "#adm1+name", csv_text("i.admin1")),
     CsvColumn("admin2", "#adm2+name", csv_text("i.admin2")),
     CsvColumn("admin_pcode", "#loc+code", csv_text("i.admin_pcode")),
+    *pcode_columns("i"),
     CsvColumn("verified", "#status+verified", csv_plain("i.verified")),
     CsvColumn("killed", "#affected+killed", csv_plain("n.killed")),
     CsvColumn("injured", "#affected+injured", csv_plain("n.injured")),
@@ -143,6 +168,7 @@ RELEASE_COLUMNS = [
     CsvColumn("admin1", "#adm1+name", csv_text("z.admin1")),
     CsvColumn("admin2", "#adm2+name", csv_text("z.admin2")),
     CsvColumn("admin_pcode", "#loc+code", csv_text("z.admin_pcode")),
+    *pcode_columns("z"),
     CsvColumn("lat", "#geo+lat", _lat("COALESCE(l.geometry, z.geometry)")),
     CsvColumn("lon", "#geo+lon", _lon("COALESCE(l.geometry, z.geometry)")),
 ]
@@ -158,6 +184,7 @@ CASUALTY_COLUMNS = [
     CsvColumn("admin1", "#adm1+name", csv_text("g.admin1")),
     CsvColumn("admin2", "#adm2+name", csv_text("g.admin2")),
     CsvColumn("admin_pcode", "#loc+code", csv_text("g.admin_pcode")),
+    *pcode_columns("g"),
     CsvColumn("total", "#affected+total", csv_plain("g.total")),
     CsvColumn("killed", "#affected+killed", csv_plain("g.killed")),
     CsvColumn("injured", "#affected+injured", csv_plain("g.injured")),
