@@ -125,7 +125,8 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     verb = "would be" if args.dry_run else "were"
     sys.stdout.write(
-        f"{report.created} {args.kind} {verb} created, {report.updated} {verb} updated"
+        f"{report.created} {args.kind} {verb} created, {report.updated} {verb} updated, "
+        f"{report.unchanged} unchanged"
         + (" (dry run: nothing written)" if args.dry_run else "")
         + "\n"
     )
