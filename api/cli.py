@@ -88,6 +88,14 @@ async def _keys_async(settings: Settings, args: argparse.Namespace) -> int:
                 _info, secret = await key_service.create_key(conn, args.name, args.role)
                 print(f"key {args.name!r} ({args.role}) created; it is shown once", file=sys.stderr)
                 print(secret)
+            elif args.keys_command == "rotate":
+                info, secret = await key_service.rotate_key(conn, args.name)
+                print(
+                    f"key {info.name!r} ({info.role}) has a new secret, shown once; "
+                    "the old one is revoked",
+                    file=sys.stderr,
+                )
+                print(secret)
             elif args.keys_command == "revoke":
                 info = await key_service.revoke_key(conn, args.name)
                 print(f"key {info.name!r} revoked at {info.revoked_at:%Y-%m-%d %H:%M:%S%z}")
@@ -154,7 +162,7 @@ def parser() -> argparse.ArgumentParser:
     seed.add_argument("--demo", action="store_true", help="the synthetic demo data set")
     seed.set_defaults(run=_seed)
 
-    keys = commands.add_parser("keys", help="API keys: create, list, revoke")
+    keys = commands.add_parser("keys", help="API keys: create, list, revoke, rotate")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="make a key; prints only its secret")
     create.add_argument("--name", required=True, help="who or what uses the key")
@@ -162,6 +170,10 @@ def parser() -> argparse.ArgumentParser:
     key_commands.add_parser("list", help="every key, without secrets")
     revoke = key_commands.add_parser("revoke", help="refuse a key from now on")
     revoke.add_argument("name", help="the key's name")
+    rotate = key_commands.add_parser(
+        "rotate", help="a new secret for a key (same name and role); the old one is revoked"
+    )
+    rotate.add_argument("name", help="the key's name")
     keys.set_defaults(run=_keys)
 
     cli_data.add_commands(commands)  # export, import
