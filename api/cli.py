@@ -28,16 +28,43 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     configure_logging(settings.log_level, json_lines=settings.log_json)
     settings.require_database_url()
+    host, port = args.host or settings.host, args.port or settings.port
+    taken = _port_taken(host, port)
+    if taken:
+        print(
+            f"mar serve: cannot listen on {host}:{port}: {taken}. Another server may use it: "
+            f"stop it, or choose another port with MAR_PORT (e.g. MAR_PORT={port + 1} make run)",
+            file=sys.stderr,
+        )
+        return 1
     uvicorn.run(
         AbortableConnections(create_app(settings)),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         log_config=None,
         access_log=False,
         # X-Forwarded-* are read by the app, from MAR_TRUSTED_PROXIES only (api/proxies.py).
         proxy_headers=False,
     )
     return 0
+
+
+def _port_taken(host: str, port: int) -> str:
+    """Why `host:port` cannot be listened on (as uvicorn binds it), or "" when it can."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        return str(exc)
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return ""
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
