@@ -130,3 +130,42 @@ def test_cli_reimport_of_an_export_changes_nothing(
         out = capsys.readouterr().out
         assert f"0 {kind} were created, 0 were updated, {count} unchanged" in out
     assert asyncio.run(seeded()) == before
+
+
+def test_a_csv_file_is_refused_naming_the_format_imports_read(
+    fresh_db_url: str,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", fresh_db_url)
+    exported = tmp_path / "zones.csv"
+    assert main(["export", "zones", "--format", "csv", "-o", str(exported)]) == 0
+    capsys.readouterr()
+    assert main(["import", "zones", str(exported)]) == 2
+    err = capsys.readouterr().err
+    assert "looks like CSV, which cannot be imported" in err
+    assert "GeoJSON FeatureCollection" in err and "mar export zones -o zones.geojson" in err
+    assert "Expecting value" not in err  # no raw decoder message for a CSV
+
+
+async def test_rest_names_the_format_too(fresh_db_url: str, settings: Settings) -> None:
+    conn = await connect(fresh_db_url)
+    try:
+        app = create_app(settings, db=SingleConnectionSource(conn))
+        async with client_as(app, "editor") as http:
+            csv = b"code,name\n#loc+id,#loc+name\nHA-1,Field\n"
+            response = await http.post(
+                "/imports/incidents", content=csv, headers={"content-type": "application/json"}
+            )
+            assert response.status_code == 400, response.text
+            (problem,) = response.json()["fields"]
+            assert problem["field"] == "body"
+            assert "looks like CSV" in problem["message"]
+            assert "/exports/incidents.geojson" in problem["message"]
+            response = await http.post(
+                "/imports/zones", content=b"{", headers={"content-type": "application/json"}
+            )
+            assert "GeoJSON FeatureCollection" in response.text
+    finally:
+        await conn.close()

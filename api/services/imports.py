@@ -21,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from api import json_body
 from api.errors import ApiError, BadUserInput, FieldError, Problems
 from api.services.casualties import (
     DEFAULT_MAX_CASUALTIES,
@@ -210,6 +211,29 @@ def _properties(
             continue
         values[name] = _value(kind, value, f"{prefix}{name}", problems)
     return values
+
+
+EXPECTED_FORMAT = (
+    "imports read a GeoJSON FeatureCollection, as `GET /exports/{kind}.geojson` and "
+    "`mar export {kind} -o {kind}.geojson` write it"
+)
+
+
+def decode_collection(data: bytes, kind: str) -> Any:
+    """The JSON of an import's body; raise BadUserInput naming `body` and the format imports
+    read when it is not JSON (a CSV export, say)."""
+    try:
+        return json_body.decode(data)
+    except json_body.BadJson as exc:
+        expected = EXPECTED_FORMAT.format(kind=kind)
+        head = data[:200].lstrip().split(b"\n", 1)[0]
+        if b"," in head and head[:1] not in (b"{", b"["):
+            message = f"looks like CSV, which cannot be imported: {expected}"
+        elif str(exc).startswith("is not JSON"):
+            message = f"{exc}; {expected}"
+        else:  # JSON, but nested too deeply: the reason is enough
+            message = str(exc)
+        raise BadUserInput([FieldError("body", message)]) from None
 
 
 def read_features(body: Any, kind: str, report: ImportReport) -> list[Feature]:
@@ -476,4 +500,11 @@ def _same_casualties(given: list[NewCasualty], stored_json: str) -> bool:
     return stored == [(c.outcome, c.category, c.sex, c.age, c.full_name, c.notes) for c in given]
 
 
-__all__ = ["KINDS", "FeatureError", "ImportReport", "report_field", "run_import"]
+__all__ = [
+    "KINDS",
+    "decode_collection",
+    "FeatureError",
+    "ImportReport",
+    "report_field",
+    "run_import",
+]
