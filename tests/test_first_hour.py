@@ -118,3 +118,20 @@ def test_mar_serve_refuses_a_port_in_use(fresh_db_url: str) -> None:
         )
     assert done.returncode == 1
     assert f"127.0.0.1:{port}" in done.stderr and "MAR_PORT" in done.stderr, done.stderr
+
+
+def test_make_run_reads_its_port_from_env_file(fresh_db_url: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env_file = tmp_path / "demo.env"
+        env_file.write_text(f"MAR_PORT={port}\n")
+        done = subprocess.run(
+            [str(ROOT / "scripts" / "run-demo")],
+            env=script_env(MAR_ENV_FILE=str(env_file), DATABASE_URL=fresh_db_url),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode != 0 and f"port {port}" in done.stderr, done.stderr
