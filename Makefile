@@ -6,8 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export MAR_HOST ?= 127.0.0.1
-export MAR_PORT ?= 8000
+# Only for the help text: scripts/run-demo and `mar` read MAR_HOST/MAR_PORT from the environment
+# or .env themselves (exporting defaults here would hide .env's values).
+MAR_HOST ?= 127.0.0.1
+MAR_PORT ?= 8000
 
 .PHONY: help run test lint typecheck pytest schema bench devdb-start devdb-stop lock docker-lint clean
 

@@ -30,7 +30,18 @@ from api.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, cors
 from api.proxies import TrustedProxyMiddleware
 from api.ratelimit import RateLimitMiddleware
 from api.requests import RequestIdMiddleware
-from api.rest import exports, file_exports, health, home, imports, ogc, openapi, problems, tiles
+from api.rest import (
+    docs,
+    exports,
+    file_exports,
+    health,
+    home,
+    imports,
+    ogc,
+    openapi,
+    problems,
+    tiles,
+)
 from api.settings import Settings
 from db.pool import ConnectionSource, PoolSource, create_pool
 
@@ -82,6 +93,7 @@ def create_app(settings: Settings, *, db: ConnectionSource | None = None) -> Edg
             WebSocketRoute("/graphql", graphql),
             *ogc.ROUTES,
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+            Route("/docs", docs.docs, methods=["GET"]),
             Route("/exports/{kind}.csv", exports.export_csv, methods=["GET"]),
             Route("/exports/{kind}.geojson", exports.export_geojson, methods=["GET"]),
             Route("/exports/{kind}.gpkg", file_exports.export_file, methods=["GET"]),

@@ -28,16 +28,43 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     configure_logging(settings.log_level, json_lines=settings.log_json)
     settings.require_database_url()
+    host, port = args.host or settings.host, args.port or settings.port
+    taken = _port_taken(host, port)
+    if taken:
+        print(
+            f"mar serve: cannot listen on {host}:{port}: {taken}. Another server may use it: "
+            f"stop it, or choose another port with MAR_PORT (e.g. MAR_PORT={port + 1} make run)",
+            file=sys.stderr,
+        )
+        return 1
     uvicorn.run(
         AbortableConnections(create_app(settings)),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         log_config=None,
         access_log=False,
         # X-Forwarded-* are read by the app, from MAR_TRUSTED_PROXIES only (api/proxies.py).
         proxy_headers=False,
     )
     return 0
+
+
+def _port_taken(host: str, port: int) -> str:
+    """Why `host:port` cannot be listened on (as uvicorn binds it), or "" when it can."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        return str(exc)
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return ""
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -87,6 +114,14 @@ async def _keys_async(settings: Settings, args: argparse.Namespace) -> int:
             if args.keys_command == "create":
                 _info, secret = await key_service.create_key(conn, args.name, args.role)
                 print(f"key {args.name!r} ({args.role}) created; it is shown once", file=sys.stderr)
+                print(secret)
+            elif args.keys_command == "rotate":
+                info, secret = await key_service.rotate_key(conn, args.name)
+                print(
+                    f"key {info.name!r} ({info.role}) has a new secret, shown once; "
+                    "the old one is revoked",
+                    file=sys.stderr,
+                )
                 print(secret)
             elif args.keys_command == "revoke":
                 info = await key_service.revoke_key(conn, args.name)
@@ -154,7 +189,7 @@ def parser() -> argparse.ArgumentParser:
     seed.add_argument("--demo", action="store_true", help="the synthetic demo data set")
     seed.set_defaults(run=_seed)
 
-    keys = commands.add_parser("keys", help="API keys: create, list, revoke")
+    keys = commands.add_parser("keys", help="API keys: create, list, revoke, rotate")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="make a key; prints only its secret")
     create.add_argument("--name", required=True, help="who or what uses the key")
@@ -162,6 +197,10 @@ def parser() -> argparse.ArgumentParser:
     key_commands.add_parser("list", help="every key, without secrets")
     revoke = key_commands.add_parser("revoke", help="refuse a key from now on")
     revoke.add_argument("name", help="the key's name")
+    rotate = key_commands.add_parser(
+        "rotate", help="a new secret for a key (same name and role); the old one is revoked"
+    )
+    rotate.add_argument("name", help="the key's name")
     keys.set_defaults(run=_keys)
 
     cli_data.add_commands(commands)  # export, import

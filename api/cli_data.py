@@ -16,7 +16,6 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from api import json_body
 from api.settings import Settings
 
 KINDS = ("zones", "incidents")
@@ -126,10 +125,13 @@ def _output(path: str) -> AbstractContextManager[IO[bytes]]:
     return Path(path).open("wb")
 
 
-def _load(path: str) -> Any:
+def _load(path: str, kind: str) -> Any:
+    """The JSON of the file; BadUserInput saying what format imports read when it is not."""
+    from api.services.imports import decode_collection
+
     source: IO[bytes]
     with sys.stdin.buffer if path == "-" else Path(path).open("rb") as source:
-        return json_body.decode(source.read())  # BadJson is a ValueError
+        return decode_collection(source.read(), kind)
 
 
 async def _import(settings: Settings, args: argparse.Namespace) -> int:
@@ -138,9 +140,12 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
     from db.pool import connect
 
     try:
-        body = _load(args.file)
-    except (OSError, ValueError) as exc:
+        body = _load(args.file, args.kind)
+    except OSError as exc:
         _say(f"mar import: cannot read {args.file}: {exc}")
+        return 2
+    except BadUserInput as exc:
+        _say(f"mar import: {args.file}: {exc.fields[0].message}")
         return 2
     features = body.get("features") if isinstance(body, dict) else None
     total = len(features) if isinstance(features, list) else None
@@ -179,7 +184,8 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     verb = "would be" if args.dry_run else "were"
     sys.stdout.write(
-        f"{report.created} {args.kind} {verb} created, {report.updated} {verb} updated"
+        f"{report.created} {args.kind} {verb} created, {report.updated} {verb} updated, "
+        f"{report.unchanged} unchanged"
         + (" (dry run: nothing written)" if args.dry_run else "")
         + "\n"
     )

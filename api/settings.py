@@ -1,4 +1,9 @@
-"""Settings: the only module that reads the environment (prefix MAR_, plus DATABASE_URL)."""
+"""Settings: the only module that reads the environment (prefix MAR_, plus DATABASE_URL).
+
+The process's settings are its environment over the `.env` file of the working directory
+(MAR_ENV_FILE names another; empty: none); without DATABASE_URL they use the private cluster of
+`scripts/devdb` when it runs (`make run`), so `./mar …` works as the README shows it.
+"""
 
 from __future__ import annotations
 
@@ -224,8 +229,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings from the environment (os.environ when none is given)."""
-        env = os.environ if env is None else env
+        """Read the settings from `env`, or when none is given from the process: its environment
+        over the .env file, and the private database when DATABASE_URL is unset."""
+        process = env is None
+        env = process_environment() if env is None else env
         level = env.get("MAR_LOG_LEVEL", "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise SettingsError(
@@ -233,7 +240,8 @@ class Settings:
             )
         ini = env.get("MAR_ALEMBIC_INI")
         return cls(
-            database_url=env.get("DATABASE_URL", ""),
+            database_url=env.get("DATABASE_URL", "")
+            or (private_database_url(env) if process else ""),
             host=env.get("MAR_HOST", "127.0.0.1") or "127.0.0.1",
             port=_int(env, "MAR_PORT", 8000, 1, 65535),
             log_level=level,
@@ -290,7 +298,82 @@ class Settings:
         """Return DATABASE_URL or raise SettingsError saying how to set it."""
         if not self.database_url:
             raise SettingsError(
-                "DATABASE_URL is not set; `make run` starts a private database, "
-                "or set it to postgresql://user:password@host:port/database"
+                "DATABASE_URL is not set and no private database runs (`make run` or "
+                "`scripts/devdb start` starts one under .data/); or set DATABASE_URL to "
+                "postgresql://user:password@host:port/database"
             )
         return self.database_url
+
+
+# --- The .env file and the private database (scripts/devdb) ------------------------------------
+
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables a .env file sets: `NAME=value` lines (`export` allowed, one level of single
+    or double quotes removed); blank lines and `#` comments skipped; any other line refused."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _ENV_LINE.match(line)
+        if match is None:
+            raise SettingsError(f"{path}:{number}: expected NAME=value, not {line.strip()!r}")
+        name, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:  # a comment after an unquoted value
+            value = value.split(" #", 1)[0].rstrip()
+        values[name] = value
+    return values
+
+
+def env_file_values(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables of the .env file (MAR_ENV_FILE; default `.env` in the working directory,
+    empty: none) that `env` does not set: the environment wins over the file."""
+    name = env.get("MAR_ENV_FILE", ".env")
+    path = Path(name) if name else None
+    if path is None or not path.is_file():
+        return {}
+    return {k: v for k, v in read_env_file(path).items() if k not in env}
+
+
+def process_environment() -> dict[str, str]:
+    """The process's environment over its .env file."""
+    return {**env_file_values(os.environ), **os.environ}
+
+
+def private_database_url(env: Mapping[str, str]) -> str:
+    """The URL of scripts/devdb's cluster (under MAR_DEVDB_DIR, default .data/ in the checkout)
+    when it runs, read from its postmaster.pid (its port); "" when it does not run."""
+    folder = env.get("MAR_DEVDB_DIR") or str(Path(__file__).resolve().parent.parent / ".data")
+    try:
+        lines = (Path(folder) / "pg" / "data" / "postmaster.pid").read_text().splitlines()
+        pid, port = int(lines[0]), int(lines[3])
+    except (OSError, ValueError, IndexError):
+        return ""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return ""  # a stale file: the server is gone
+    except PermissionError:
+        pass  # it runs as another user (postgres, when devdb was started as root)
+    return f"postgresql://mar:mar@127.0.0.1:{port}/mar"
+
+
+def shell_exports() -> str:
+    """`export NAME='value'` lines for the .env file's variables the environment does not set,
+    for scripts/run-demo to see the settings `mar` sees."""
+    import shlex
+
+    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env_file_values(os.environ).items())
+
+
+if __name__ == "__main__":
+    import sys
+
+    try:
+        sys.stdout.write(shell_exports())
+    except SettingsError as exc:
+        sys.exit(f"mar: {exc}")

@@ -172,7 +172,7 @@ CONSTRAINTS: Final[dict[str, tuple[str, str]]] = {
     "casualties_age_range": ("age", "must be between 0 and 120"),
     # api_keys
     "api_keys_pkey": ("id", "is already used by another key"),
-    "api_keys_name_unique": ("name", "is already used by another key"),
+    "api_keys_name_unique": ("name", "is already used by another key in use"),
     "api_keys_name_format": (
         "name",
         "must be 1 to 100 characters, without leading or trailing spaces",

@@ -166,3 +166,7 @@ def sql_log(conn: asyncpg.Connection[asyncpg.Record]) -> list[str]:
 
     conn.add_query_logger(keep)
     return statements
+
+
+# A developer's .env never reaches the tests (nor the servers and commands they start).
+os.environ["MAR_ENV_FILE"] = ""

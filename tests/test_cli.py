@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -51,9 +52,10 @@ def test_migrate_then_seed_twice(
 
 
 def test_missing_database_url_is_a_clear_message(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
 ) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("MAR_DEVDB_DIR", str(tmp_path))  # no private database runs there
     assert main(["migrate"]) == 2
     assert "DATABASE_URL is not set" in capsys.readouterr().err
 

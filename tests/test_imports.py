@@ -65,10 +65,22 @@ async def test_zones_are_created_then_updated_by_code(
 ) -> None:
     response = await client.post("/imports/zones", json=collection(zone("I-1"), zone("I-2")))
     assert response.status_code == 200, response.text
-    assert response.json() == {"created": 2, "updated": 0, "errors": [], "dryRun": False}
+    assert response.json() == {
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "errors": [],
+        "dryRun": False,
+    }
     changed = zone("I-2", name="Renamed", priority=1, geometry=square(21.0, 6.0))
     response = await client.post("/imports/zones", json=collection(changed, zone("I-3")))
-    assert response.json() == {"created": 1, "updated": 1, "errors": [], "dryRun": False}
+    assert response.json() == {
+        "created": 1,
+        "updated": 1,
+        "unchanged": 0,
+        "errors": [],
+        "dryRun": False,
+    }
     row = await conn.fetchrow(
         "SELECT name, priority, version, ST_XMin(geometry) AS west FROM zones WHERE code = 'I-2'"
     )
@@ -92,7 +104,13 @@ async def test_dry_run_reports_and_writes_nothing(client: httpx.AsyncClient, con
     body = collection(zone("I-1", name="Changed"), zone("I-9"))
     response = await client.post("/imports/zones?dry_run=true", json=body)
     assert response.status_code == 200
-    assert response.json() == {"created": 1, "updated": 1, "errors": [], "dryRun": True}
+    assert response.json() == {
+        "created": 1,
+        "updated": 1,
+        "unchanged": 0,
+        "errors": [],
+        "dryRun": True,
+    }
     assert await count(conn, "zones") == 1
     assert await conn.fetchval("SELECT name FROM zones WHERE code = 'I-1'") == "Zone I-1"
     bad = await client.post("/imports/zones?dry_run=1", json=collection(zone("I-8", priority=9)))
@@ -154,7 +172,13 @@ async def test_incidents_with_casualties_and_references_by_code(
     response = await client.post(
         "/imports/incidents", json=collection(first, incident("E-2", zone_code="Z-1"))
     )
-    assert response.json() == {"created": 2, "updated": 0, "errors": [], "dryRun": False}
+    assert response.json() == {
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "errors": [],
+        "dryRun": False,
+    }
     rows = await conn.fetch(
         "SELECT c.outcome, c.sex, c.age_group FROM casualties AS c JOIN incidents AS i "
         "ON i.id = c.incident_id WHERE i.code = 'E-1' ORDER BY c.id"
@@ -170,7 +194,7 @@ async def test_incidents_with_casualties_and_references_by_code(
     # An update replaces the casualties it lists, and keeps them when it lists none.
     again = incident("E-1", casualties=[{"outcome": "INJURED"}], verified=True)
     response = await client.post("/imports/incidents", json=collection(again, incident("E-2")))
-    assert response.json()["updated"] == 2
+    assert (response.json()["updated"], response.json()["unchanged"]) == (1, 1)  # E-2 as stored
     assert await count(conn, "casualties") == 1
     assert await conn.fetchval("SELECT verified FROM incidents WHERE code = 'E-1'") is True
 
@@ -339,7 +363,7 @@ def test_cli_export_then_import_round_trip(
     lines = as_csv.read_text().splitlines()
     assert lines[1].startswith("#loc+id,") and len(lines) == 4
     assert main(["import", "zones", str(exported)]) == 0
-    assert "0 zones were created, 2 were updated" in capsys.readouterr().out
+    assert "0 zones were created, 0 were updated, 2 unchanged" in capsys.readouterr().out
     bad = tmp_path / "bad.geojson"
     bad.write_text(json.dumps(collection(zone("C-3", priority=7), zone("C-4"))))
     assert main(["import", "zones", str(bad)]) == 1

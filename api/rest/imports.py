@@ -1,7 +1,7 @@
 """POST /imports/{zones|incidents}: a GeoJSON FeatureCollection upserted by code, all or nothing.
 
 `?dry_run=true` checks everything and writes nothing. The answer is a report
-`{created, updated, errors: [{index, field, message}], dryRun}`: 200 when the import was applied
+`{created, updated, unchanged, errors: [{index, field, message}], dryRun}`: 200 when applied
 (or the dry run ran), 400 problem+json carrying the same report when a feature is refused.
 The body is limited to MAR_IMPORT_MAX_BYTES (413 beyond).
 """
@@ -12,12 +12,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api import json_body
 from api.errors import BadUserInput, FieldError, Forbidden, NotFoundError
-from api.json_body import BadJson
 from api.rest.exports import caller_role, flag
 from api.rest.problems import problem
-from api.services.imports import KINDS, run_import
+from api.services.imports import KINDS, decode_collection, run_import
 
 # Roles that may write records (API.md "Access").
 WRITER_ROLES = frozenset({"editor", "admin"})
@@ -62,10 +60,7 @@ async def import_records(request: Request) -> Response:
         raise BadUserInput([FieldError(n, "is not a parameter of imports") for n in unknown])
     dry_run = flag(request, "dry_run", False)
     body = await read_body(request, request.app.state.settings.import_max_bytes)
-    try:
-        collection = json_body.decode(body)
-    except BadJson as exc:
-        raise BadUserInput([FieldError("body", str(exc))]) from None
+    collection = decode_collection(body, kind)
     async with request.app.state.db.acquire() as conn:
         report = await run_import(
             conn,

@@ -221,6 +221,7 @@ def _data_paths() -> dict[str, Any]:
         "properties": {
             "created": {"type": "integer"},
             "updated": {"type": "integer"},
+            "unchanged": {"type": "integer", "description": "Records already as given"},
             "errors": {"type": "array", "items": {"type": "object"}},
         },
     }
@@ -361,6 +362,19 @@ def _other_paths() -> dict[str, Any]:
                 },
             }
         },
+        "/docs": {
+            "get": {
+                "summary": "This document as a page for people (no script, nothing from outside)",
+                "operationId": "docs",
+                "tags": ["meta"],
+                "responses": {
+                    "200": {
+                        "description": "HTML",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "summary": "This document",
@@ -478,6 +492,16 @@ def _components(default_limit: int, max_limit: int) -> dict[str, Any]:
                 },
             },
         },
+        "securitySchemes": {
+            "apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "mar_…",
+                "description": "An API key made with `mar keys create`, sent as "
+                "`Authorization: Bearer mar_…`. Without one a request has the `public` role "
+                "(unless MAR_ANONYMOUS_ACCESS=false); a wrong or revoked key is 401.",
+            }
+        },
         "responses": {
             "Problem": {
                 "description": "An error: which parameter, and why",
@@ -571,9 +595,29 @@ def document_without_server(default_limit: int = 1000, max_limit: int = 10_000) 
             "description": "OGC API – Features and the REST endpoints of Mine Action Records. "
             "Errors are application/problem+json (RFC 9457) with the codes of the GraphQL API.",
         },
-        "paths": paths,
+        "paths": _secured(paths),
         "components": _components(default_limit, max_limit),
     }
+
+
+# Operations that need a key (an editor's or an admin's); where a key only widens what is
+# answered (the operation lists 401 for a bad one), it is optional.
+KEY_REQUIRED: list[dict[str, list[str]]] = [{"apiKey": []}]
+KEY_OPTIONAL: list[dict[str, list[str]]] = [{}, {"apiKey": []}]
+
+
+def _secured(paths: dict[str, Any]) -> dict[str, Any]:
+    """`paths` with each operation's security requirement, where a key matters to it."""
+    out: dict[str, Any] = {}
+    for path, item in paths.items():
+        out[path] = {}
+        for method, operation in item.items():
+            if path.startswith("/imports/"):
+                operation = {**operation, "security": KEY_REQUIRED}
+            elif "401" in operation.get("responses", {}):
+                operation = {**operation, "security": KEY_OPTIONAL}
+            out[path][method] = operation
+    return out
 
 
 def document(

@@ -5,11 +5,14 @@ GraphQL) inside one transaction; every bad feature is reported with its index an
 when there is any, or for a dry run, the transaction is rolled back so nothing is written.
 Properties are those of the exports (snake_case); read-only ones (areas, status, version, …)
 are ignored, so that an export imports as it is. A record that exists changes only in the
-properties the feature has; a new one takes the defaults for the others.
+properties the feature has; a new one takes the defaults for the others. A record whose
+given values (geometry and casualties included) are all those stored is left untouched: no
+version, no audit entry, no event; the report counts it as unchanged.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from api import json_body
 from api.errors import ApiError, BadUserInput, FieldError, Problems
 from api.services.casualties import (
     DEFAULT_MAX_CASUALTIES,
@@ -26,8 +30,9 @@ from api.services.casualties import (
     check_casualty_count,
     insert_casualty,
 )
-from api.services.incidents import NewIncident, record_incident, update_incident
-from api.services.zones import NewZone, create_zone, update_zone
+from api.services.geometry import structure_problem
+from api.services.incidents import POINT, NewIncident, record_incident, update_incident
+from api.services.zones import AREA_SHAPES, NewZone, create_zone, update_zone
 from db.pool import Connection
 from db.queries import imports as import_sql
 
@@ -108,6 +113,7 @@ class ImportReport:
 
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
     errors: list[FeatureError] = field(default_factory=list)
     dry_run: bool = False
 
@@ -116,6 +122,7 @@ class ImportReport:
         return {
             "created": self.created,
             "updated": self.updated,
+            "unchanged": self.unchanged,
             "errors": [
                 {"index": e.index, "field": e.field, "message": e.message} for e in self.errors
             ],
@@ -206,6 +213,29 @@ def _properties(
     return values
 
 
+EXPECTED_FORMAT = (
+    "imports read a GeoJSON FeatureCollection, as `GET /exports/{kind}.geojson` and "
+    "`mar export {kind} -o {kind}.geojson` write it"
+)
+
+
+def decode_collection(data: bytes, kind: str) -> Any:
+    """The JSON of an import's body; raise BadUserInput naming `body` and the format imports
+    read when it is not JSON (a CSV export, say)."""
+    try:
+        return json_body.decode(data)
+    except json_body.BadJson as exc:
+        expected = EXPECTED_FORMAT.format(kind=kind)
+        head = data[:200].lstrip().split(b"\n", 1)[0]
+        if b"," in head and head[:1] not in (b"{", b"["):
+            message = f"looks like CSV, which cannot be imported: {expected}"
+        elif str(exc).startswith("is not JSON"):
+            message = f"{exc}; {expected}"
+        else:  # JSON, but nested too deeply: the reason is enough
+            message = str(exc)
+        raise BadUserInput([FieldError("body", message)]) from None
+
+
 def read_features(body: Any, kind: str, report: ImportReport) -> list[Feature]:
     """Check the collection's shape and each feature's properties; record every problem.
 
@@ -280,7 +310,7 @@ async def run_import(
         pass
     report.errors.sort(key=lambda e: e.index)
     if report.errors:
-        report.created = report.updated = 0
+        report.created = report.updated = report.unchanged = 0
     return report
 
 
@@ -296,6 +326,46 @@ def _missing(values: dict[str, Any], required: tuple[str, ...]) -> list[tuple[st
             if values.get(name) is None]  # fmt: skip
 
 
+def _geometries(features: list[Feature], shapes: tuple[str, ...]) -> list[str | None]:
+    """Each feature's geometry as GeoJSON text for the database to compare, or None when there
+    is none, or when it is malformed (the use-case then refuses it with its reason)."""
+    return [
+        json.dumps(f.geometry)
+        if f.has_geometry and structure_problem(f.geometry, shapes) is None
+        else None
+        for f in features
+    ]
+
+
+async def _current(
+    conn: Connection, sql: str, features: list[Feature], shapes: tuple[str, ...]
+) -> list[asyncpg.Record]:
+    """The stored records of `features` (one statement), each with whether its geometry is
+    the given one; a geometry PostGIS cannot read is compared as different (the use-case
+    then refuses it with its reason)."""
+    codes = [f.code for f in features]
+    try:
+        async with conn.transaction():  # a savepoint: the import goes on after an error
+            return list(await conn.fetch(sql, codes, _geometries(features, shapes)))
+    except asyncpg.DataError:
+        return list(await conn.fetch(sql, codes, [None] * len(codes)))
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate != "XX000":  # PostGIS reports unreadable GeoJSON as internal_error
+            raise
+        return list(await conn.fetch(sql, codes, [None] * len(codes)))
+
+
+def _same(values: dict[str, Any], stored: asyncpg.Record) -> bool:
+    """Whether every given value is the one stored (contamination as a set, as it is kept)."""
+    for name, value in values.items():
+        if name == "contamination" and isinstance(value, list):
+            if set(value) != set(stored[name] or ()):
+                return False
+        elif value != stored[name]:
+            return False
+    return True
+
+
 class _Zones:
     """Create or update zones through the zone use-cases."""
 
@@ -304,7 +374,7 @@ class _Zones:
         self.existing: dict[str, asyncpg.Record] = {}
 
     async def prepare(self, features: list[Feature]) -> None:
-        rows = await self.conn.fetch(import_sql.ZONES_BY_CODES, [f.code for f in features])
+        rows = await _current(self.conn, import_sql.ZONES_CURRENT, features, AREA_SHAPES)
         self.existing = {row["code"]: row for row in rows}
 
     async def write(self, feature: Feature, report: ImportReport) -> list[tuple[str, str]]:
@@ -321,6 +391,10 @@ class _Zones:
                     self.conn, NewZone(code=feature.code, geometry=feature.geometry, **values)
                 )
                 report.created += 1
+            elif _same(values, current) and (
+                not feature.has_geometry or current["same_geometry"] is True
+            ):
+                report.unchanged += 1
             else:
                 if feature.has_geometry:
                     values["geometry"] = feature.geometry
@@ -344,8 +418,7 @@ class _Incidents:
         self.tasks: dict[str, int] = {}
 
     async def prepare(self, features: list[Feature]) -> None:
-        codes = [f.code for f in features]
-        rows = await self.conn.fetch(import_sql.INCIDENTS_BY_CODES, codes)
+        rows = await _current(self.conn, import_sql.INCIDENTS_CURRENT, features, POINT)
         self.existing = {row["code"]: row for row in rows}
         zone_codes = [f.values["zone_code"] for f in features if f.values.get("zone_code")]
         rows = await self.conn.fetch(import_sql.ZONES_BY_CODES, zone_codes)
@@ -390,6 +463,13 @@ class _Incidents:
                 await record_incident(self.conn, incident, max_casualties=self.max_casualties)
                 report.created += 1
                 return []
+            if (
+                _same(values, current)
+                and (not feature.has_geometry or current["same_geometry"] is True)
+                and (casualties is None or _same_casualties(casualties, current["casualties"]))
+            ):
+                report.unchanged += 1
+                return []
             if feature.has_geometry:
                 values["location"] = feature.geometry
             await update_incident(self.conn, current["id"], current["version"], values)
@@ -414,4 +494,17 @@ class _Incidents:
                 await insert_casualty(self.conn, incident_id, casualty, f"input.casualties[{n}]")
 
 
-__all__ = ["KINDS", "FeatureError", "ImportReport", "report_field", "run_import"]
+def _same_casualties(given: list[NewCasualty], stored_json: str) -> bool:
+    """Whether the given casualties are the stored ones, in the same order."""
+    stored = [tuple(row) for row in json.loads(stored_json)]
+    return stored == [(c.outcome, c.category, c.sex, c.age, c.full_name, c.notes) for c in given]
+
+
+__all__ = [
+    "KINDS",
+    "decode_collection",
+    "FeatureError",
+    "ImportReport",
+    "report_field",
+    "run_import",
+]

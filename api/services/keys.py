@@ -1,4 +1,5 @@
-"""API key use-cases (the CLI's `mar keys`): create, list, revoke. Secrets are never stored."""
+"""API key use-cases (the CLI's `mar keys`): create, list, revoke, rotate. Secrets are never
+stored; a name is unique among the keys in use (a revoked key's name may be given again)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,27 @@ async def create_key(conn: Connection, name: str, role: str) -> tuple[KeyInfo, s
                 key_sql.INSERT, name, role, hash_secret(secret), shown_prefix(secret)
             )
     except ConflictError:
-        raise ConflictError(f"a key named {name!r} exists already") from None
+        raise ConflictError(
+            f"a key named {name!r} exists already and is in use "
+            "(`mar keys rotate` gives it a new secret)"
+        ) from None
+    assert row is not None
+    return KeyInfo.from_record(row), secret
+
+
+async def rotate_key(conn: Connection, name: str) -> tuple[KeyInfo, str]:
+    """Revoke the key in use named `name` and make a new one of the same name and role, in one
+    transaction; return the new key and its secret. The old key's open WebSockets are closed by
+    the revocation's notification (migration 0007). NotFoundError when no key of that name is
+    in use."""
+    secret = new_secret()
+    async with write_transaction(conn):
+        role = await conn.fetchval(key_sql.REVOKE_FOR_ROTATION, name)
+        if role is None:
+            raise NotFoundError(f"no key in use is named {name!r}")
+        row = await conn.fetchrow(
+            key_sql.INSERT, name, role, hash_secret(secret), shown_prefix(secret)
+        )
     assert row is not None
     return KeyInfo.from_record(row), secret
 

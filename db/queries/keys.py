@@ -12,7 +12,7 @@ WITH k AS (
 SELECT {COLUMNS} FROM k
 """
 
-LIST = f"SELECT {COLUMNS} FROM api_keys AS k ORDER BY k.name"
+LIST = f"SELECT {COLUMNS} FROM api_keys AS k ORDER BY k.name, k.id"
 
 REVOKE = f"""
 WITH k AS (
@@ -21,7 +21,13 @@ WITH k AS (
 SELECT {COLUMNS} FROM k
 """
 
-BY_NAME = f"SELECT {COLUMNS} FROM api_keys AS k WHERE k.name = $1"
+# A name is unique among keys in use; revoked keys may share it. The newest first.
+BY_NAME = f"SELECT {COLUMNS} FROM api_keys AS k WHERE k.name = $1 ORDER BY k.id DESC LIMIT 1"
+
+# `mar keys rotate`: revoke the key in use named $1 and return its role (no row: none in use).
+REVOKE_FOR_ROTATION = (
+    "UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL RETURNING role"
+)
 
 # The one statement a keyed request costs: find the key by its hash and, when it was last
 # marked used more than $2 seconds ago, mark it used now (at most one write a minute per key).

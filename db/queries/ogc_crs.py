@@ -54,14 +54,22 @@ def bbox_to_crs84(
     """
     first_low, second_low, first_high, second_high = corners
     if crs.srid == 3857:
+        # Checked before converting: far outside the world, sinh() overflows.
+        if not all(abs(value) <= WORLD_HALF_M for value in corners):
+            raise FilterError(
+                "bbox", "x and y must lie between -20037508.34 and 20037508.34 metres"
+            )
         west, east = (_longitude(x) for x in (first_low, first_high))
         south, north = (_latitude(y) for y in (second_low, second_high))
-        if not (-180.0 <= west <= 180.0 and -180.0 <= east <= 180.0):
-            raise FilterError("bbox", "x must lie between -20037508.34 and 20037508.34 metres")
         return west, south, east, north
     if crs.latitude_first:
         return second_low, first_low, second_high, first_high
     return first_low, second_low, first_high, second_high
+
+
+# Half the width of the Web Mercator world in metres (and the y of latitude ±85.05°), with room
+# for the rounding of clients that write it with fewer digits.
+WORLD_HALF_M = 20037508.342789244 + 0.01
 
 
 def _longitude(x: float) -> float:
