@@ -144,7 +144,8 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self.sockets.leave(socket)
+            # The socket as registered now: a key in connection_init's payload re-registers it.
+            self.sockets.leave(state.get("socket") or socket)
 
     async def _cached(self, request: Request, cache: ResponseCache) -> Response:
         """Answer a read-only request of a role without personal data from the cache if we can."""
