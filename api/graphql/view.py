@@ -27,6 +27,7 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from api import json_body
 from api.auth import ANONYMOUS, Caller, bearer_token, hash_secret
+from api.graphql import sse
 from api.graphql.compiled import CompiledReads
 from api.graphql.context import Context
 from api.graphql.errors import format_error, with_request_id
@@ -120,7 +121,11 @@ class GraphQLApp(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
-        if self.response_cache is None:
+        if sse.wants_events(request.headers):
+            response = await sse.respond(self, request)
+        elif (refused := await sse.plain_subscription(request)) is not None:
+            response = refused
+        elif self.response_cache is None:
             response = await self._run(request)
         else:
             response = await self._cached(request, self.response_cache)
