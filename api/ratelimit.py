@@ -69,8 +69,9 @@ class TokenBuckets:
         tokens = min(self.burst, bucket.tokens + elapsed * self.rate)
         return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
 
-    def take(self, key: str) -> float:
-        """Spend one token of `key`'s bucket: 0.0 when allowed, else seconds until one is back."""
+    def take(self, key: str, cost: float = 1.0) -> float:
+        """Spend `cost` tokens of `key`'s bucket: 0.0 when allowed, else seconds until they are
+        back (then nothing is spent)."""
         now = self.clock()
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -81,10 +82,10 @@ class TokenBuckets:
             elapsed = max(0.0, now - bucket.updated)
             bucket.tokens = min(self.burst, bucket.tokens + elapsed * self.rate)
             bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
             return 0.0
-        return (1.0 - bucket.tokens) / self.rate
+        return (cost - bucket.tokens) / self.rate
 
     def _forget_full(self, now: float) -> None:
         """Drop the buckets that have refilled (they behave like new ones); else the oldest."""
@@ -149,6 +150,8 @@ class RateLimitMiddleware:
         # A WebSocket handshake spends a token too: opening and closing sockets in a loop costs
         # a key lookup each, like any request.
         wait = self.buckets.take(bucket_key(scope))
+        # A batch of GraphQL operations spends a token for each (api/graphql/batches.py).
+        scope.setdefault("state", {})["rate_buckets"] = self.buckets
         if wait <= 0:
             await self.app(scope, receive, send)
             return

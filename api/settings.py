@@ -184,6 +184,12 @@ class Settings:
     # OGC items pages (/ogc/collections/…/items): `limit` when none is given, and its maximum.
     ogc_default_limit: int = 1000
     ogc_max_limit: int = 10_000
+    # GraphQL clients (api/graphql/documents.py, batches.py): only trusted documents run (but for
+    # the admin role); Automatic Persisted Queries a process remembers (0 = none); operations
+    # one batched request may hold.
+    trusted_documents_only: bool = False
+    apq_max_documents: int = 1000
+    max_batch: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -239,6 +245,9 @@ class Settings:
             export_send_timeout_s=_int(env, "MAR_EXPORT_SEND_TIMEOUT", 30, 1, 3600),
             export_spool_dir=_directory(env, "MAR_EXPORT_SPOOL_DIR"),
             **_ogc_limits(env),
+            trusted_documents_only=_bool(env, "MAR_TRUSTED_DOCUMENTS_ONLY", False),
+            apq_max_documents=_int(env, "MAR_APQ_MAX_DOCUMENTS", 1000, 0, 1_000_000),
+            max_batch=_int(env, "MAR_MAX_BATCH", 10, 1, 1000),
         )
 
     def require_database_url(self) -> str:

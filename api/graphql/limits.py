@@ -314,6 +314,30 @@ def check_cost(
     return errors
 
 
+def operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    limits: QueryLimits,
+    variables: Mapping[str, Any] | None,
+    operation_name: str | None,
+) -> int:
+    """The cost of the operation(s) of a document a request selects, as the cost rule counts it
+    (a batch's operations are limited by the sum of theirs)."""
+    context = ValidationContext(schema, document, TypeInfo(schema), lambda _error: None)
+    total = 0
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        if operation_name is not None and (
+            definition.name is None or definition.name.value != operation_name
+        ):
+            continue
+        root = schema.get_root_type(definition.operation)
+        coster = _Coster(context, definition, variables or {}, limits.max_page_size)
+        total += coster.cost(definition.selection_set, root)
+    return total
+
+
 def limits_extension(limits: QueryLimits) -> type[SchemaExtension]:
     """The schema extension applying `limits`; list it after ValidationCache (see on_validate)."""
     static_rules = (depth_rule(limits), alias_rule(limits))
