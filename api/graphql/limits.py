@@ -34,6 +34,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     TypeInfo,
@@ -207,7 +208,7 @@ class _Coster:
         """The `first` of a page field (1 for other fields), within 0..max_page."""
         argument = definition.args.get("first")
         if argument is None:
-            return 1
+            return self.listed(node) if "ids" in definition.args else 1
         size: object = argument.default_value
         for given in node.arguments or ():
             if given.name.value != "first":
@@ -224,6 +225,20 @@ class _Coster:
         if not isinstance(size, int) or isinstance(size, bool):
             size = self.max_page
         return max(0, min(size, self.max_page))
+
+    def listed(self, node: FieldNode) -> int:
+        """How many records a field of `ids` (nodes) may return: as many as it names."""
+        for given in node.arguments or ():
+            if given.name.value != "ids":
+                continue
+            if isinstance(given.value, ListValueNode):
+                return max(1, min(len(given.value.values), self.max_page))
+            if isinstance(given.value, VariableNode):
+                sent = self.variables.get(given.value.name.value)
+                if isinstance(sent, list):
+                    return max(1, min(len(sent), self.max_page))
+            return 1  # a single id, coerced to a list of one
+        return self.max_page
 
     def cost(self, selection_set: SelectionSetNode | None, parent: Any) -> int:
         total = 0

@@ -18,6 +18,7 @@ from api.graphql import (
     casualty,
     incident,
     land_release,
+    node,
     organisation,
     progress_report,
     statistics,
@@ -43,6 +44,7 @@ Query = merge_types(
         team.TeamQueries,
         audit.AuditQueries,
         statistics.StatisticsQueries,
+        node.NodeQueries,
     ),
 )
 Mutation = merge_types(
