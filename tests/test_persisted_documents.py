@@ -19,7 +19,12 @@ import pytest
 from api.cli import main
 from tests.clients import node_client
 from tests.helpers import make_key, serving
-from tests.test_subscriptions import INCIDENT
+from tests.test_subscriptions import (
+    INCIDENT,
+    next_events,
+    open_socket,
+    subscriptions_open,
+)
 
 pytestmark = pytest.mark.commits
 
@@ -189,3 +194,22 @@ async def test_only_trusted_documents_run_when_so_configured(
         admin_headers = {"Authorization": f"Bearer {admin}"}
         anything = await http.post("/graphql", json={"query": other}, headers=admin_headers)
         assert json.loads(anything.content) == {"data": {"incidents": {"totalCount": 0}}}
+
+
+async def test_only_trusted_documents_run_over_websockets_when_so_configured(
+    fresh_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = "subscription Live { incidentRecorded { code } }"
+    ident = await registered(tmp_path, monkeypatch, fresh_db_url, live)
+    async with serving(fresh_db_url, MAR_TRUSTED_DOCUMENTS_ONLY="true") as server:
+        ws = await open_socket(server)
+        try:
+            await ws.send(json.dumps({"id": "a", "type": "subscribe", "payload": {"query": COUNT}}))
+            (refused,) = await next_events(ws, 1)
+            assert refused["type"] == "error"
+            assert refused["payload"][0]["extensions"]["code"] == "FORBIDDEN"
+            trusted = {"id": "b", "type": "subscribe", "payload": {"documentId": ident}}
+            await ws.send(json.dumps(trusted))
+            await subscriptions_open(server, "incident", 1)
+        finally:
+            await ws.close()

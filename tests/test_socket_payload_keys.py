@@ -213,3 +213,15 @@ async def test_graphql_ws_client_with_a_bad_key_is_closed_with_4401(server: str)
         assert (await client.line())["closed"] == 4401
     finally:
         await client.stop()
+
+
+async def test_failed_payload_keys_count_as_failed_key_checks(fresh_db_url: str) -> None:
+    async with serving(fresh_db_url, MAR_AUTH_FAILURES_PER_MINUTE="2") as server:
+        codes = []
+        for _ in range(3):
+            ws = await raw_socket(server)
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"authToken": "x"}}))
+            code, _ = await closing(ws, 5)
+            codes.append(code)
+    # Two failures are allowed a minute; the third guess is refused before it is checked.
+    assert codes == [4401, 4401, 4429]

@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import logging
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLFormattedError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -30,8 +30,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from api.auth import authenticate, caller_var, hash_secret
 from api.errors import Unauthenticated
+from api.graphql import documents
 from api.graphql.context import Context
 from api.graphql.permissions import count_personal_data_reads
+from api.ratelimit import TokenBuckets
 from api.sockets import TooManySockets
 
 log = logging.getLogger("mar.graphql")
@@ -73,12 +75,20 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         """Run the socket under the key of its payload; False when the socket was closed."""
         context = self._socket_context
         socket = context.socket
-        if token == "":
-            await self.websocket.close(code=4401, reason="send the key as `Bearer <key>`")
+        state = getattr(context.request, "state", None)
+        failures: TokenBuckets | None = getattr(state, "auth_failures", None)
+        address = socket.address if socket is not None else ""
+        if failures is not None and failures.wait(address) > 0:
+            # Guessing keys through sockets is limited as through headers (api/auth.py).
+            await self.websocket.close(code=4429, reason="too many failed key checks; wait")
             return False
         try:
+            if token == "":
+                raise Unauthenticated("send the key as `Bearer <key>`")
             caller = await authenticate(context.db, f"Bearer {token}", anonymous=True)
         except Unauthenticated as exc:
+            if failures is not None:
+                failures.take(address)
             await self.websocket.close(code=4401, reason=exc.message[:120])
             return False
         except Exception as exc:  # the database is away: no socket runs on an unknown key
@@ -100,7 +110,6 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             registry.leave(socket)
             socket.closer = None
             registry.attach(keyed, self._withdraw)
-            state = getattr(context.request, "state", None)
             if state is not None:
                 state.socket = keyed  # GraphQLApp._socket forgets it when the socket ends
             socket = keyed
@@ -129,7 +138,32 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             and await socket.owner.check(socket, self._socket_context.db) is not None
         ):
             return  # the socket is being closed; nothing more runs on it
+        if self.connection_acknowledged and not await self._with_document(message):
+            return
         await super().handle_subscribe(message)
+
+    async def _with_document(self, message: SubscribeMessage) -> bool:
+        """Put the text of the document a subscribe message names in it (persisted queries,
+        trusted documents, as over HTTP); False when it was refused with an error message."""
+        payload: dict[str, Any] = cast(dict[str, Any], message.get("payload"))
+        context = self._socket_context
+        trusted_only = context.settings.trusted_documents_only
+        if not isinstance(payload, dict) or (
+            not trusted_only and "documentId" not in payload and "extensions" not in payload
+        ):
+            return True
+        apq = getattr(self.view, "apq", None) or documents.PersistedQueries(0)
+        try:
+            resolved = await documents.resolve(payload, context.role, context.db, apq, trusted_only)
+        except documents.DocumentRefused as refused:
+            error: GraphQLFormattedError = {
+                "message": refused.message,
+                "extensions": {"code": refused.code},
+            }
+            await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+            return False
+        payload["query"] = resolved.get("query")
+        return True
 
     async def send_message(self, message: Message) -> None:
         socket = self._socket_context.socket
