@@ -42,18 +42,18 @@ def admit(
     request: Request, body: bytes, schema: GraphQLSchema, limits: QueryLimits, max_batch: int
 ) -> None:
     """Raise BatchRefused unless the batch of `body` may run; spends its rate limit tokens."""
+    try:
+        operations: Any = json_body.decode(body)
+    except BadJson:
+        return  # strawberry refuses a body that is not JSON, saying why
+    if not isinstance(operations, list):
+        return
     if request.headers.get("idempotency-key") is not None:
         raise BatchRefused(
             "BAD_USER_INPUT",
             "A batch cannot carry an Idempotency-Key: send the mutation it protects on its own",
             400,
         )
-    try:
-        operations: Any = json_body.decode(body)
-    except BadJson:
-        return  # strawberry refuses a body that is not JSON
-    if not isinstance(operations, list):
-        return
     if not operations:
         raise BatchRefused("BAD_USER_INPUT", "The batch holds no operation", 400)
     if len(operations) > max_batch:
