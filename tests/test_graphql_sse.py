@@ -158,3 +158,11 @@ async def test_graphql_sse_client_subscribes_and_queries(
         {"next": {"data": {"incidents": {"nodes": [{"code": "NPM-SSE"}]}}}},
         {"complete": True},
     ]
+
+
+async def test_a_get_may_ask_for_events_too(server: str) -> None:
+    query = "{ incidents(first: 1) { totalCount } }"
+    async with httpx.AsyncClient(base_url=server, timeout=10) as http:
+        response = await http.get("/graphql", params={"query": query}, headers=EVENTS)
+    assert response.status_code == 200
+    assert response.text.startswith('event: next\ndata: {"data": {"incidents"')

@@ -213,3 +213,14 @@ async def test_only_trusted_documents_run_over_websockets_when_so_configured(
             await subscriptions_open(server, "incident", 1)
         finally:
             await ws.close()
+
+
+async def test_a_persisted_query_is_answered_from_the_response_cache(server: str) -> None:
+    digest = hashlib.sha256(COUNT.encode()).hexdigest()
+    persisted = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    async with httpx.AsyncClient(base_url=server) as http:
+        registered_now = await http.post("/graphql", json={"query": COUNT, "extensions": persisted})
+        assert registered_now.json() == {"data": {"incidents": {"totalCount": 0}}}
+        answers = [await http.post("/graphql", json={"extensions": persisted}) for _ in range(2)]
+    assert [a.json() for a in answers] == [{"data": {"incidents": {"totalCount": 0}}}] * 2
+    assert answers[1].headers["x-cache"] == "hit"

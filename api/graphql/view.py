@@ -4,6 +4,10 @@ Media types follow the GraphQL-over-HTTP spec: a client that accepts
 `application/graphql-response+json` gets it, with 400 for request errors (the query could not be
 parsed, validated or its variables coerced); `application/json` clients get 200 for those. Errors
 that refuse the whole request carry their own status in both (API.md "Errors").
+
+Before a request runs: the document it names by id is put in it (documents.py), a batch is held
+to its limits (batches.py), an event stream is served apart (sse.py), and a GET is answered with
+an ETag, or 304 (`_conditional`).
 """
 
 from __future__ import annotations
