@@ -211,6 +211,9 @@ class AuthMiddleware:
         headers = Headers(scope=scope)
         header = headers.get("authorization")
         address = address_bucket(scope)
+        # A WebSocket may present its key later, in connection_init (api/graphql/websocket.py):
+        # its failures count here too.
+        scope.setdefault("state", {})["auth_failures"] = self.failures
         # Only requests that present a key are key checks (and limited as such).
         presents_key = bool(header and header.strip())
         if presents_key and self.failures is not None:

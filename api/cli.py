@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from api import cli_data
+from api import cli_data, cli_documents
 from api.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -204,6 +204,7 @@ def parser() -> argparse.ArgumentParser:
     keys.set_defaults(run=_keys)
 
     cli_data.add_commands(commands)  # export, import
+    cli_documents.add_commands(commands)  # trusted GraphQL documents
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.set_defaults(run=_schema)

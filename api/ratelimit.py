@@ -243,6 +243,8 @@ class RateLimitMiddleware:
         # a key lookup each, like any request.
         key, cost = bucket_key(scope), request_cost(scope)
         wait = self.buckets.take(key, cost)
+        # A batch of GraphQL operations spends a token for each (api/graphql/batches.py).
+        scope.setdefault("state", {})["rate_buckets"] = self.buckets
         if wait <= 0:
             await self.app(scope, receive, self._refunding(send, key, cost))
             return

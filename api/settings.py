@@ -226,6 +226,12 @@ class Settings:
     response_cache_bytes: int = 67_108_864
     # Largest file a GeoPackage or KML export may write (api/services/file_exports.py).
     export_file_max_bytes: int = 1_073_741_824
+    # GraphQL clients (api/graphql/persisted.py, batches.py): only trusted documents run (but for
+    # the admin role); Automatic Persisted Queries a process remembers (0 = none); operations
+    # one batched request may hold.
+    trusted_documents_only: bool = False
+    apq_max_documents: int = 1000
+    max_batch: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -292,6 +298,9 @@ class Settings:
             export_file_max_bytes=_int(
                 env, "MAR_EXPORT_FILE_MAX_BYTES", 1_073_741_824, 1024, 1_099_511_627_776
             ),
+            trusted_documents_only=_bool(env, "MAR_TRUSTED_DOCUMENTS_ONLY", False),
+            apq_max_documents=_int(env, "MAR_APQ_MAX_DOCUMENTS", 1000, 0, 1_000_000),
+            max_batch=_int(env, "MAR_MAX_BATCH", 10, 1, 1000),
         )
 
     def require_database_url(self) -> str:

@@ -1,5 +1,5 @@
-"""scripts/test-tools: on a machine without GDAL's tools, the tests say exactly what to install
-(or, as root with apt-get, install it) before any test runs."""
+"""scripts/test-tools: on a machine without GDAL's tools or Node.js, the tests say exactly what to
+install (or, as root with apt-get, install it) before any test runs."""
 
 from __future__ import annotations
 
@@ -42,6 +42,14 @@ def test_missing_gdal_is_named_with_the_package_to_install(tmp_path: Path) -> No
         assert "Install them: sudo apt-get install gdal-bin" in done.stderr, script
 
 
-def test_present_gdal_passes_silently(tmp_path: Path) -> None:
-    done = run("test-tools", path_with(tmp_path, "bash", "id", "ogrinfo", "ogr2ogr"))
+def test_present_tools_pass_silently(tmp_path: Path) -> None:
+    # The client libraries are installed already (scripts/test-tools ran before this test).
+    tools = ("bash", "id", "dirname", "cmp", "cp", "ogrinfo", "ogr2ogr", "node", "npm")
+    done = run("test-tools", path_with(tmp_path, *tools))
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_missing_node_is_named_with_the_packages_to_install(tmp_path: Path) -> None:
+    done = run("test-tools", path_with(tmp_path, "bash", "id", "dirname", "ogrinfo", "ogr2ogr"))
+    assert done.returncode == 1, done.stderr
+    assert "Install them: sudo apt-get install nodejs npm" in done.stderr

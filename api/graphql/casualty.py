@@ -9,13 +9,14 @@ from api.graphql.context import Info
 from api.graphql.enums import AgeGroup, CasualtyCategory, Outcome, Sex
 from api.graphql.ids import parse_id
 from api.graphql.loaders import many_per_key
+from api.graphql.node_interface import Node
 from api.services import casualties as casualty_service
 from db.pool import ConnectionSource
 from db.queries import casualties as casualty_sql
 
 
 @strawberry.type(description="A person killed or injured in an incident.")
-class Casualty:
+class Casualty(Node):
     id: strawberry.ID
     outcome: Outcome
     category: CasualtyCategory

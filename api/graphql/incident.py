@@ -23,6 +23,7 @@ from api.graphql.ids import parse_id
 from api.graphql.inputs import BBox, Near
 from api.graphql.listing import ListQuery, by_id_or_code, keyset_connection
 from api.graphql.loaders import many_per_key
+from api.graphql.node_interface import Node
 from api.graphql.pagination import (
     Connection,
     connection,
@@ -51,7 +52,7 @@ class IncidentOrder(Enum):
 
 
 @strawberry.type(description="An accident: an explosion that killed or injured, or could have.")
-class Incident:
+class Incident(Node):
     id: strawberry.ID
     code: str
     incident_type: IncidentType

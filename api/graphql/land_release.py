@@ -17,6 +17,7 @@ from api.graphql.context import Info
 from api.graphql.enums import ReleaseMethod
 from api.graphql.ids import parse_id
 from api.graphql.loaders import many_per_key
+from api.graphql.node_interface import Node
 from api.graphql.scalars import GeoJSON
 from api.graphql.task import Task, tasks_by_id
 from api.services import land_releases as release_service
@@ -45,7 +46,7 @@ async def _task(root: LandRelease, info: Info) -> Task | None:
 
 
 @strawberry.type(description="Part or all of a zone released by one method (IMAS 07.11).")
-class LandRelease:
+class LandRelease(Node):
     id: strawberry.ID
     method: ReleaseMethod
     area_m2: float = strawberry.field(description="Released area in m², on the spheroid.")

@@ -40,6 +40,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     TypeInfo,
@@ -308,6 +309,20 @@ class _Coster:
             return page
         return self.bounds.get(f"{parent.name}.{name}", self.max_page)
 
+    def listed(self, node: FieldNode) -> int:
+        """How many records a field of `ids` (nodes) may return: as many as it names."""
+        for given in node.arguments or ():
+            if given.name.value != "ids":
+                continue
+            if isinstance(given.value, ListValueNode):
+                return max(1, min(len(given.value.values), self.max_page))
+            if isinstance(given.value, VariableNode):
+                sent = self.variables.get(given.value.name.value)
+                if isinstance(sent, list):
+                    return max(1, min(len(sent), self.max_page))
+            return 1  # a single id, coerced to a list of one
+        return self.max_page
+
     def cost(self, selection_set: SelectionSetNode | None, parent: Any, page: int = 1) -> int:
         total = 0
         for selection in selection_set.selections if selection_set else ():
@@ -344,7 +359,11 @@ class _Coster:
         if is_leaf_type(inner) or node.selection_set is None:
             return 1
         first = self.page(node, definition)
-        items = self.items(parent, name, definition, page)
+        # `nodes(ids:)` returns as many records as it names.
+        if "ids" in definition.args:
+            items = self.listed(node)
+        else:
+            items = self.items(parent, name, definition, page)
         inside = self.cost(node.selection_set, inner, 1 if first is None else first)
         return 1 + items * inside
 
@@ -402,6 +421,30 @@ def check_cost(
         if isinstance(definition, OperationDefinitionNode):
             rule.enter_operation_definition(definition)
     return errors
+
+
+def operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    limits: QueryLimits,
+    variables: Mapping[str, Any] | None,
+    operation_name: str | None,
+) -> int:
+    """The cost of the operation(s) of a document a request selects, as the cost rule counts it
+    (a batch's operations are limited by the sum of theirs)."""
+    context = ValidationContext(schema, document, TypeInfo(schema), lambda _error: None)
+    total = 0
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        if operation_name is not None and (
+            definition.name is None or definition.name.value != operation_name
+        ):
+            continue
+        root = schema.get_root_type(definition.operation)
+        coster = _Coster(context, definition, variables or {}, limits)
+        total += coster.cost(definition.selection_set, root)
+    return total
 
 
 def limits_extension(limits: QueryLimits) -> type[SchemaExtension]:

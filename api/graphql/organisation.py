@@ -13,6 +13,7 @@ from api.graphql.context import Info
 from api.graphql.enums import OrgType
 from api.graphql.listing import ListQuery, by_id_or_code, keyset_connection
 from api.graphql.loaders import one_per_key
+from api.graphql.node_interface import Node
 from api.graphql.pagination import Connection
 from api.services import organisations as organisation_service
 from db.pool import ConnectionSource
@@ -42,7 +43,7 @@ async def _teams(
 
 
 @strawberry.type(description="An operator or authority: NGO, commercial firm, army, NMAA, UN.")
-class Organisation:
+class Organisation(Node):
     id: strawberry.ID
     code: str
     name: str

@@ -11,6 +11,7 @@ from api.graphql.context import Info
 from api.graphql.enums import DeviceCategory, Disposal
 from api.graphql.ids import parse_id
 from api.graphql.loaders import many_per_key
+from api.graphql.node_interface import Node
 from api.graphql.scalars import GeoJSON
 from api.graphql.task import Task, tasks_by_id
 from api.services import progress_reports as report_service
@@ -60,7 +61,7 @@ async def _devices(root: ProgressReport, info: Info) -> list[DeviceFind]:
 
 
 @strawberry.type(description="What a task searched and found over a period.")
-class ProgressReport:
+class ProgressReport(Node):
     id: strawberry.ID
     report_date: date
     area_searched_m2: float = strawberry.field(

@@ -17,6 +17,7 @@ from api.graphql import (
     casualty,
     incident,
     land_release,
+    node,
     organisation,
     progress_report,
     statistics,
@@ -44,6 +45,7 @@ Query = merge_types(
         team.TeamQueries,
         audit.AuditQueries,
         statistics.StatisticsQueries,
+        node.NodeQueries,
     ),
 )
 Mutation = merge_types(

@@ -19,6 +19,7 @@ from api.graphql.enums import Asset, TaskStatus, TaskType
 from api.graphql.ids import parse_id
 from api.graphql.listing import ListQuery, by_id_or_code, keyset_connection
 from api.graphql.loaders import one_per_key
+from api.graphql.node_interface import Node
 from api.graphql.pagination import Connection
 from api.services import tasks as task_service
 from db.pool import ConnectionSource
@@ -74,7 +75,7 @@ async def _releases(
 
 
 @strawberry.type(description="The assignment of teams to work on a zone (IMSMA 'Activity').")
-class Task:
+class Task(Node):
     id: strawberry.ID
     code: str
     task_type: TaskType

@@ -15,6 +15,7 @@ from api.graphql.enums import Capability, TaskStatus, TeamStatus
 from api.graphql.ids import parse_id
 from api.graphql.listing import ListQuery, by_id_or_code, keyset_connection
 from api.graphql.loaders import many_per_key, one_per_key
+from api.graphql.node_interface import Node
 from api.graphql.pagination import Connection
 from api.services import teams as team_service
 from db.pool import ConnectionSource
@@ -48,7 +49,7 @@ async def _organisation(
 
 
 @strawberry.type(description="A deployable clearance team of an organisation.")
-class Team:
+class Team(Node):
     id: strawberry.ID
     code: str
     name: str

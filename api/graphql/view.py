@@ -4,13 +4,18 @@ Media types follow the GraphQL-over-HTTP spec: a client that accepts
 `application/graphql-response+json` gets it, with 400 for request errors (the query could not be
 parsed, validated or its variables coerced); `application/json` clients get 200 for those. Errors
 that refuse the whole request carry their own status in both (API.md "Errors").
+
+Before a request runs: the document it names by id is put in it (persisted.py), a batch is held
+to its limits (batches.py), an event stream is served apart (sse.py), and a GET is answered with
+an ETag, or 304 (`_conditional`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import asyncpg
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -28,6 +33,7 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from api import json_body
 from api.auth import ANONYMOUS, Caller, bearer_token, hash_secret
+from api.graphql import batches, persisted, sse
 from api.graphql.compiled import CompiledReads
 from api.graphql.context import Context
 from api.graphql.documents import digest
@@ -113,13 +119,17 @@ class GraphQLApp(GraphQL[Context, None]):
             if settings.response_cache
             else None
         )
+        # Batches (api/graphql/batches.py checks their length, summed cost and rate first).
+        schema.config.batching_config = {"max_operations": settings.max_batch}
         self.compiled = (
-            CompiledReads(schema, QueryLimits.from_settings(settings), settings.max_page_size)
+            CompiledReads(schema, self.limits, settings.max_page_size)
             if settings.compiled_reads
             else None
         )
         # The open WebSockets of this process (api/live.py closes those whose key is withdrawn).
         self.sockets = Sockets(settings.ws_max_per_key, settings.ws_max_per_address)
+        # Texts of Automatic Persisted Queries this process has seen (api/graphql/persisted.py).
+        self.apq = persisted.PersistedQueries(settings.apq_max_documents)
         # Operations (subscriptions, queries) one socket may run at once.
         self.max_subscriptions_per_connection = settings.ws_max_operations
 
@@ -131,11 +141,147 @@ class GraphQLApp(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
-        if self.response_cache is None:
+        persisted = await self._persisted(request)
+        if isinstance(persisted, Response):
+            await persisted(scope, receive, send)
+            return
+        request = persisted
+        if request.method == "POST" and batches.is_batch(await request.body()):
+            try:
+                batches.admit(
+                    request,
+                    await request.body(),
+                    self.graphql_schema,
+                    self.limits,
+                    self.settings.max_batch,
+                )
+            except batches.BatchRefused as too_much:
+                await self._refusal(request, too_much)(scope, receive, send)
+                return
+        if sse.wants_events(request.headers):
+            response = await sse.respond(self, request)
+        elif (refused := await sse.plain_subscription(request)) is not None:
+            response = refused
+        elif request.method == "GET":
+            response = await self._conditional(request)
+        elif self.response_cache is None:
             response = await self._run(request)
         else:
             response = await self._cached(request, self.response_cache)
         await response(scope, receive, send)
+
+    async def _persisted(self, request: Request) -> Request | Response:
+        """The request with the text of the document it names (api/graphql/persisted.py), or
+        the answer that refuses it."""
+        caller: Caller = getattr(request.state, "caller", None) or ANONYMOUS
+        trusted_only = self.settings.trusted_documents_only
+        try:
+            if request.method == "GET":
+                params: dict[str, Any] = dict(request.query_params)
+                if "documentId" not in params and "extensions" not in params and not trusted_only:
+                    return request
+                if "extensions" in params:
+                    try:
+                        params["extensions"] = json_body.decode(params["extensions"])
+                    except BadJson as exc:
+                        return http_problem(400, f"The `extensions` parameter {exc}")
+                resolved = await persisted.resolve(
+                    params, caller.role, request.app.state.db, self.apq, trusted_only
+                )
+                if resolved is params:
+                    return request
+                query = {k: v for k, v in resolved.items() if k != "extensions"}
+                scope = dict(request.scope)
+                scope["query_string"] = urlencode(query).encode()
+                return Request(scope, request.receive)
+            if request.method != "POST":
+                return request
+            body = await request.body()
+            if b"persistedQuery" not in body and b"documentId" not in body and not trusted_only:
+                return request
+            try:
+                data = json_body.decode(body)
+            except BadJson:
+                return request  # strawberry refuses it as any body that is not JSON
+            operations = data if isinstance(data, list) else [data]
+            resolved_all = []
+            for operation in operations:
+                if not isinstance(operation, dict):
+                    return request  # strawberry refuses it
+                resolved_all.append(
+                    await persisted.resolve(
+                        operation, caller.role, request.app.state.db, self.apq, trusted_only
+                    )
+                )
+            request._body = json.dumps(
+                resolved_all if isinstance(data, list) else resolved_all[0]
+            ).encode()
+            return request
+        except persisted.DocumentRefused as refused:
+            return self._refusal(request, refused)
+
+    def _refusal(self, request: Request, refused: persisted.DocumentRefused) -> Response:
+        """A GraphQL answer refusing the whole request, with its code and the request id."""
+        error = {
+            "message": refused.message,
+            "extensions": {"code": refused.code, "requestId": current_request_id()},
+        }
+        media_type = negotiate(request.headers.get("accept", ""))
+        request.state.graphql_codes = [refused.code]
+        return Response(
+            json.dumps({"errors": [error]}),
+            status_code=refused.status,
+            media_type=f"{media_type}; charset=utf-8",
+            headers=getattr(refused, "headers", None),
+        )
+
+    async def _conditional(self, request: Request) -> Response:
+        """A GET of a read-only operation, with an ETag exact to the data's version, the role,
+        the document and its variables: a CDN or a browser revalidates it, 304 when unchanged."""
+        caller: Caller = getattr(request.state, "caller", None) or ANONYMOUS
+        query = request.query_params.get("query")
+        name = request.query_params.get("operationName")
+        if query is None:
+            return await self._run(request)
+        try:
+            document = self.documents.parse(query, self.settings.max_tokens)
+        except GraphQLError:
+            return await self._run(request)  # answered with the parse error
+        if read_only_operation(document, name) is None:
+            return await self._run(request)
+        if caller.role not in CACHEABLE_ROLES:
+            response = await self._run(request)
+            response.headers["Cache-Control"] = "no-store"  # personal data: kept nowhere
+            return response
+        try:
+            async with request.app.state.db.acquire() as conn:
+                version = await data_version(conn)
+        except UNVERSIONED:
+            return await self._run(request)
+        variables = request.query_params.get("variables") or "null"
+        try:
+            variables = json.dumps(json_body.decode(variables), sort_keys=True)
+        except BadJson:
+            return await self._run(request)  # strawberry says what is wrong with them
+        media_type = negotiate(request.headers.get("accept", ""))
+        identity = json.dumps([version, caller.role, media_type, query, name, variables])
+        etag = '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'
+        headers = {
+            "ETag": etag,
+            # A key's answers are its own; the public's may be shared by a CDN. Either is
+            # revalidated on each use, so a change shows at once.
+            "Cache-Control": (
+                "public, no-cache" if caller.role == "public" else "private, no-cache"
+            ),
+            "Vary": "Accept, Authorization",
+        }
+        wanted = [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]
+        if etag in wanted or f"W/{etag}" in wanted:
+            return Response(status_code=304, headers=headers)
+        response = await self._run(request)
+        if response.status_code == 200 and not getattr(request.state, "graphql_codes", None):
+            response.headers.update(headers)
+        return response
 
     async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a WebSocket that its key (or address) may still open, registered while open."""
@@ -155,7 +301,8 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self.sockets.leave(socket)
+            # The socket as registered now: a key in connection_init's payload re-registers it.
+            self.sockets.leave(state.get("socket") or socket)
 
     async def _cached(self, request: Request, cache: ResponseCache) -> Response:
         """Answer a read-only request of a role without personal data from the cache if we can."""
@@ -295,6 +442,18 @@ class GraphQLApp(GraphQL[Context, None]):
         root_value: None,
         sub_response: Response,
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        if isinstance(request_data, list):
+            # A batch runs in order, one operation after another (strawberry would run them at
+            # once): each sees the writes before it, and it holds one connection at a time.
+            results: list[ExecutionResult] = []
+            for data in request_data:
+                results.append(
+                    await self.execute_single(
+                        request, request_adapter, sub_response, context, root_value, data
+                    )
+                )
+            await count_personal_data_reads(context)
+            return results
         result = await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response
         )

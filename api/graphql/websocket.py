@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import logging
 from contextvars import ContextVar
+from typing import Any, cast
 
 from graphql import GraphQLFormattedError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -21,13 +22,19 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
     ErrorMessage,
     Message,
     SubscribeMessage,
 )
 
+from api.auth import authenticate, caller_var, hash_secret
+from api.errors import Unauthenticated
+from api.graphql import persisted
 from api.graphql.context import Context
 from api.graphql.permissions import count_personal_data_reads
+from api.ratelimit import TokenBuckets
+from api.sockets import TooManySockets
 
 log = logging.getLogger("mar.graphql")
 
@@ -54,6 +61,65 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             socket.owner.attach(socket, self._withdraw)
         await super().handle()
 
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        # Browsers cannot set headers on a WebSocket: a key may come in connection_init's
+        # payload instead, checked as the header is, before the connection is acknowledged.
+        payload = message.get("payload")
+        token = payload_key(payload) if isinstance(payload, dict) else None
+        adopt = token is not None and not self.connection_init_received
+        if adopt and not await self._adopt_key(token or ""):
+            return
+        await super().handle_connection_init(message)
+
+    async def _adopt_key(self, token: str) -> bool:
+        """Run the socket under the key of its payload; False when the socket was closed."""
+        context = self._socket_context
+        socket = context.socket
+        state = getattr(context.request, "state", None)
+        failures: TokenBuckets | None = getattr(state, "auth_failures", None)
+        address = socket.address if socket is not None else ""
+        if failures is not None and failures.wait(address) > 0:
+            # Guessing keys through sockets is limited as through headers (api/auth.py).
+            await self.websocket.close(code=4429, reason="too many failed key checks; wait")
+            return False
+        try:
+            if token == "":
+                raise Unauthenticated("send the key as `Bearer <key>`")
+            caller = await authenticate(context.db, f"Bearer {token}", anonymous=True)
+        except Unauthenticated as exc:
+            if failures is not None:
+                failures.take(address)
+            await self.websocket.close(code=4401, reason=exc.message[:120])
+            return False
+        except Exception as exc:  # the database is away: no socket runs on an unknown key
+            log.warning("could not check a WebSocket's payload key: %s", exc)
+            await self.websocket.close(code=1011, reason="the key could not be checked")
+            return False
+        if context.key_id is not None:
+            if caller.key_id == context.key_id:
+                return True  # the same key in the header and the payload
+            await self.websocket.close(code=4400, reason="two different keys: send one")
+            return False
+        if socket is not None:
+            registry = socket.owner
+            try:
+                keyed = registry.admit(caller, socket.address, hash_secret(token))
+            except TooManySockets as exc:
+                await self.websocket.close(code=4429, reason=exc.message[:120])
+                return False
+            registry.leave(socket)
+            socket.closer = None
+            registry.attach(keyed, self._withdraw)
+            if state is not None:
+                state.socket = keyed  # GraphQLApp._socket forgets it when the socket ends
+            socket = keyed
+        self._socket_context = dataclasses.replace(
+            context, role=caller.role, key_name=caller.name, key_id=caller.key_id, socket=socket
+        )
+        # Operations run in tasks started from here: they see this caller (audit, services).
+        caller_var.set(caller)
+        return True
+
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         limit = self.max_subscriptions_per_connection
         if (
@@ -72,7 +138,32 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             and await socket.owner.check(socket, self._socket_context.db) is not None
         ):
             return  # the socket is being closed; nothing more runs on it
+        if self.connection_acknowledged and not await self._with_document(message):
+            return
         await super().handle_subscribe(message)
+
+    async def _with_document(self, message: SubscribeMessage) -> bool:
+        """Put the text of the document a subscribe message names in it (persisted queries,
+        trusted documents, as over HTTP); False when it was refused with an error message."""
+        payload: dict[str, Any] = cast(dict[str, Any], message.get("payload"))
+        context = self._socket_context
+        trusted_only = context.settings.trusted_documents_only
+        if not isinstance(payload, dict) or (
+            not trusted_only and "documentId" not in payload and "extensions" not in payload
+        ):
+            return True
+        apq = getattr(self.view, "apq", None) or persisted.PersistedQueries(0)
+        try:
+            resolved = await persisted.resolve(payload, context.role, context.db, apq, trusted_only)
+        except persisted.DocumentRefused as refused:
+            error: GraphQLFormattedError = {
+                "message": refused.message,
+                "extensions": {"code": refused.code},
+            }
+            await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+            return False
+        payload["query"] = resolved.get("query")
+        return True
 
     async def send_message(self, message: Message) -> None:
         socket = self._socket_context.socket
@@ -96,6 +187,29 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             await self.cleanup_operation(operation_id)
         with contextlib.suppress(Exception):  # the client may have gone already
             await self.websocket.close(code=code, reason=reason)
+
+
+# Where clients put a key in connection_init's payload: graphql-ws's connectionParams as Apollo
+# and urql examples write them, flat or under `headers`.
+KEY_FIELDS = ("Authorization", "authorization", "authToken", "token")
+
+
+def payload_key(payload: dict[str, Any]) -> str | None:
+    """The key a connection_init payload carries (without `Bearer `), None when it has none."""
+    for holder in (payload, payload.get("headers")):
+        if not isinstance(holder, dict):
+            continue
+        for field in KEY_FIELDS:
+            value = holder.get(field)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                return ""  # a key of the wrong shape is refused, never ignored
+            scheme, _, rest = value.strip().partition(" ")
+            if scheme.lower() == "bearer":
+                return rest.strip()
+            return value.strip() if " " not in value.strip() else ""
+    return None
 
 
 def over_the_limit(operation_id: str, limit: int) -> ErrorMessage:

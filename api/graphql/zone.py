@@ -24,6 +24,7 @@ from api.graphql.ids import parse_id
 from api.graphql.inputs import BBox, Near
 from api.graphql.listing import ListQuery, by_id_or_code, keyset_connection
 from api.graphql.loaders import one_per_key
+from api.graphql.node_interface import Node
 from api.graphql.pagination import (
     Connection,
 )
@@ -44,7 +45,7 @@ async def _geometry(root: Zone, info: Info) -> Any:
 
 
 @strawberry.type(description="A hazardous area (IMSMA 'Land'): suspected or confirmed.")
-class Zone:
+class Zone(Node):
     id: strawberry.ID
     code: str
     name: str
