@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import random
 import struct
 import time
@@ -970,3 +971,16 @@ def counts_match(counts: dict[str, int], size: Size) -> bool:
         and counts.get("progress_reports") == size.progress_reports
         and counts.get("tasks", 0) > 0
     )
+
+
+# The server the benchmarks use without TEST_DATABASE_URL: the private cluster (scripts/devdb).
+DEFAULT_SERVER_URL = "postgresql://mar:mar@127.0.0.1:54329/mar"
+
+
+async def prepare_named(size_name: str) -> Prepared:
+    """The data set `size_name` on TEST_DATABASE_URL's server (else the private cluster's), made
+    when it is not there yet: what each `python -m bench.<part> --size NAME` measures."""
+    from api.settings import Settings
+
+    server_url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_SERVER_URL
+    return await prepare(server_url, SIZES[size_name], Settings.from_env().alembic_ini)

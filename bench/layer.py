@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import statistics
 import tempfile
@@ -162,10 +161,7 @@ def section(zones: int, results: dict[int | None, list[LayerRun]], raw_s: float)
 
 async def main(size_name: str) -> None:
     """Prepare the data set, measure the whole-layer read, print the section."""
-    size = generate.SIZES[size_name]
-    settings = Settings.from_env()
-    server_url = os.environ.get("TEST_DATABASE_URL") or "postgresql://mar:mar@127.0.0.1:54329/mar"
-    prepared = await generate.prepare(server_url, size, settings.alembic_ini)
+    prepared = await generate.prepare_named(size_name)
     print("\n".join(await run(prepared.url)))
 
 

@@ -27,7 +27,6 @@ from bench.scenarios import SCENARIOS, Request, Scenario
 from bench.statistics import STATISTICS
 
 SCENARIOS = {**SCENARIOS, **STATISTICS}  # the dashboards' statistics: bench/statistics.py
-DEFAULT_SERVER_URL = "postgresql://mar:mar@127.0.0.1:54329/mar"
 RESULTS = Path(__file__).resolve().parent / "results"
 ANSWERS_CHECKED = 5  # parameter sets whose GraphQL and raw SQL answers are compared
 
@@ -427,7 +426,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 async def amain(args: argparse.Namespace) -> int:
     """Run the benchmark as the command line asks."""
-    server_url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_SERVER_URL
+    server_url = os.environ.get("TEST_DATABASE_URL") or generate.DEFAULT_SERVER_URL
     settings = Settings.from_env()
     options = Options(
         seconds=args.seconds,

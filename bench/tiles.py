@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import random
 import statistics
 import time
@@ -196,12 +195,7 @@ def section(rendered: Rendered, count: int) -> list[str]:
 
 async def main(size_name: str) -> None:
     """Prepare the data set, serve it, render the pyramid, print the section."""
-    from api.settings import Settings
-
-    size = generate.SIZES[size_name]
-    settings = Settings.from_env()
-    server_url = os.environ.get("TEST_DATABASE_URL") or "postgresql://mar:mar@127.0.0.1:54329/mar"
-    prepared = await generate.prepare(server_url, size, settings.alembic_ini)
+    prepared = await generate.prepare_named(size_name)
     server = await load.start_server(prepared.url)
     try:
         print("\n".join(await run(server, prepared.url)))

@@ -104,6 +104,17 @@ async def fresh_db_url(template_db: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def db(fresh_db_url: str) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
+    """A connection to the test's own database, outside the app (autocommit), for tests that
+    drive a real server on that database."""
+    conn = await asyncpg.connect(fresh_db_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
 async def conn(shared_db_url: str) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
     """A connection inside a transaction that is rolled back when the test ends."""
     connection = await connect(shared_db_url)

@@ -8,7 +8,7 @@ import os
 import socket
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import IO, Any
 
 import asyncpg
 import httpx
@@ -82,18 +82,20 @@ async def wait_until_serving(base_url: str, process: asyncio.subprocess.Process)
 
 
 @contextlib.asynccontextmanager
-async def serving(database_url: str, **settings: str) -> AsyncIterator[str]:
+async def server_process(
+    database_url: str, *, stderr: int | IO[bytes] = asyncio.subprocess.DEVNULL, **settings: str
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
     """`mar serve` (uvicorn in a subprocess, on a free port) against `database_url`, with extra
-    MAR_ settings; yields its base URL and stops it after."""
+    MAR_ settings and its log to `stderr`; yields its base URL and process, stops it after."""
     port = free_port()
     env = {**os.environ, **settings, "DATABASE_URL": database_url, "MAR_PORT": str(port)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api.cli", "serve", env=env, stderr=asyncio.subprocess.DEVNULL
+        sys.executable, "-m", "api.cli", "serve", env=env, stderr=stderr
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
         await wait_until_serving(base_url, process)
-        yield base_url
+        yield base_url, process
     finally:
         process.terminate()
         try:
@@ -101,6 +103,13 @@ async def serving(database_url: str, **settings: str) -> AsyncIterator[str]:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+@contextlib.asynccontextmanager
+async def serving(database_url: str, **settings: str) -> AsyncIterator[str]:
+    """`mar serve` against `database_url`, with extra MAR_ settings; yields its base URL."""
+    async with server_process(database_url, **settings) as (base_url, _process):
+        yield base_url
 
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

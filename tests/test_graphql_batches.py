@@ -21,15 +21,6 @@ PAGE = "{ zones(first: 60) { nodes { code } } }"
 
 
 @pytest.fixture
-async def db(fresh_db_url: str) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
-    conn = await asyncpg.connect(fresh_db_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
 async def server(fresh_db_url: str) -> AsyncIterator[str]:
     settings = {"MAR_MAX_BATCH": "4", "MAR_MAX_COST": "100", "MAR_RATE_BURST": "12"}
     async with serving(fresh_db_url, MAR_RATE_LIMIT="1", **settings) as base_url:

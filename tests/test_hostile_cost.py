@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -38,7 +36,7 @@ from bench.attack import body as large_body
 from bench.attack import costliest
 from db.pool import Connection as Conn
 from db.pool import SingleConnectionSource, connect
-from tests.helpers import free_port, make_key, wait_until_serving
+from tests.helpers import make_key, server_process
 
 INNER = (
     "organisations(first: 50) @include(if: $t) { nodes { teams { organisation { teams { "
@@ -148,24 +146,12 @@ def test_every_list_of_objects_has_a_bound() -> None:
 
 @contextlib.asynccontextmanager
 async def server(database_url: str, **settings: str) -> AsyncIterator[tuple[str, int]]:
-    """`mar serve` on a free port: its base URL and process id."""
-    port = free_port()
-    env = {**os.environ, **settings, "DATABASE_URL": database_url, "MAR_PORT": str(port)}
-    env.setdefault("MAR_RATE_LIMIT", "0")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api.cli", "serve", env=env, stderr=asyncio.subprocess.DEVNULL
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_until_serving(base_url, process)
+    """`mar serve` on a free port (rate limit off unless given): its base URL and process id."""
+    async with server_process(database_url, **{"MAR_RATE_LIMIT": "0", **settings}) as (
+        base_url,
+        process,
+    ):
         yield base_url, process.pid
-    finally:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
 
 
 async def waiting_on_a_lock(admin: asyncpg.Connection[asyncpg.Record]) -> int:

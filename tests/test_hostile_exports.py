@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import socket
 import struct
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -24,7 +22,7 @@ import httpx
 import pytest
 
 from db.pool import connect
-from tests.helpers import free_port, make_key, serving, wait_until_serving
+from tests.helpers import make_key, server_process, serving
 
 pytestmark = [pytest.mark.commits, pytest.mark.timeout(180)]
 
@@ -205,29 +203,11 @@ def read_to_the_end(sock: socket.socket) -> tuple[bytes, str]:
 @contextlib.asynccontextmanager
 async def serving_with_log(database_url: str, log: Path, **settings: str) -> AsyncIterator[str]:
     """`mar serve` as tests.helpers.serving starts it, its log (JSON lines) written to `log`."""
-    port = free_port()
-    env = {
-        **os.environ,
-        **settings,
-        "DATABASE_URL": database_url,
-        "MAR_PORT": str(port),
-        "MAR_LOG_JSON": "true",
-    }
     with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "api.cli", "serve", env=env, stderr=out
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            await wait_until_serving(base_url, process)
+        async with server_process(
+            database_url, stderr=out, **{**settings, "MAR_LOG_JSON": "true"}
+        ) as (base_url, _process):
             yield base_url
-        finally:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
 
 
 def log_records(log: Path) -> list[dict[str, Any]]:

@@ -45,16 +45,6 @@ CASUALTIES = (
 
 
 @pytest.fixture
-async def db(fresh_db_url: str) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
-    """A connection to the test's own database, outside the server (autocommit)."""
-    conn = await asyncpg.connect(fresh_db_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
 async def server(fresh_db_url: str) -> AsyncIterator[str]:
     async with serving(fresh_db_url) as base_url:
         yield base_url

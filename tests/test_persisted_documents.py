@@ -33,15 +33,6 @@ COUNT_ID = "sha256:" + hashlib.sha256(COUNT.encode()).hexdigest()
 
 
 @pytest.fixture
-async def db(fresh_db_url: str) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
-    conn = await asyncpg.connect(fresh_db_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
 async def server(fresh_db_url: str) -> AsyncIterator[str]:
     async with serving(fresh_db_url) as base_url:
         yield base_url

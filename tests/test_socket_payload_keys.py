@@ -34,15 +34,6 @@ DESCRIPTIONS = "subscription { incidentRecorded { code description } }"
 
 
 @pytest.fixture
-async def db(fresh_db_url: str) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
-    conn = await asyncpg.connect(fresh_db_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
 async def server(fresh_db_url: str) -> AsyncIterator[str]:
     async with serving(fresh_db_url, MAR_WS_MAX_PER_KEY="2") as base_url:
         yield base_url
