@@ -210,6 +210,14 @@ CONSTRAINTS: Final[dict[str, tuple[str, str]]] = {
     # audit_log, idempotency_keys
     "audit_log_pkey": ("id", "is already used by another audit entry"),
     "idempotency_keys_pkey": ("idempotencyKey", "is already recorded for this key holder"),
+    # trusted documents of migration 0010 (registered by `mar documents add`)
+    "trusted_documents_pkey": ("documentId", "is already registered"),
+    "trusted_documents_id_is_its_sha256": (
+        "documentId",
+        "must be sha256: and the SHA-256 of the document's text",
+    ),
+    "trusted_documents_body_length": ("document", "must be 1 to 100 000 characters"),
+    "trusted_documents_name_length": ("name", "must be at most 200 characters"),
     # data_version (one row, bumped by triggers only, never by a client)
     "data_version_pkey": ("dataVersion", "is a single row kept by the database"),
     "data_version_single_row": ("dataVersion", "is a single row kept by the database"),
