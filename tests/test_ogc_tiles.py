@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from pyogrio import list_layers, raw
 
 from api.rest import ogc_tiles
 from db.pool import Connection as Conn
 from tests import mvt
+from tests.helpers import serving
 from tests.test_exports import seed
 
 BASE = "http://mar.test/ogc"
@@ -177,3 +179,25 @@ async def test_gdal_reads_a_tile_found_through_the_links(
     assert process.returncode == 0, output
     assert "Layer name: zones" in output and "Feature Count: 2" in output
     assert "code (String) = HA-1" in output and "code (String) = HA-2" in output
+
+
+@pytest.mark.commits
+async def test_gdal_ogcapi_driver_opens_the_tilesets_from_the_collection_url(
+    fresh_db_url: str, db: Conn
+) -> None:
+    # What an OGC tiles client does with nothing but the collection's address: GDAL 3.12's
+    # OGCAPI driver (bundled with pyogrio) follows the tileset links, offers a layer per zoom
+    # level with the tileset's fields, and reads the features of the tiles.
+    await seed(db)
+    async with serving(fresh_db_url, MAR_RATE_LIMIT="0") as base_url:
+        dataset = f"OGCAPI:{base_url}/ogc/collections/zones"
+        layers = await asyncio.to_thread(list_layers, dataset)
+        names = [str(name) for name, _geometry in layers]
+        assert names[:3] == ["Zoom level 0", "Zoom level 1", "Zoom level 2"], names
+        meta, _fids, _geometries, fields = await asyncio.to_thread(
+            raw.read, dataset, layer="Zoom level 3"
+        )
+    columns = dict(zip(meta["fields"], fields, strict=True))
+    assert sorted(columns["code"]) == ["HA-1", "HA-2"]
+    ids = dict(await db.fetch("SELECT code, id FROM zones"))
+    assert sorted(columns["mvt_id"]) == sorted(ids.values())
