@@ -12,12 +12,12 @@ import pytest
 from api.cli import main
 from api.settings import Settings
 from tests.helpers import make_key
-from tests.test_hostile_sockets import CLOSED_WITHIN_S, closing, db, server, subscribed
+from tests.test_hostile_sockets import CLOSED_WITHIN_S, closing, server, subscribed
 from tests.test_keys import key_rows, post_with
 from tests.test_subscriptions import open_socket
 
 pytestmark = pytest.mark.commits
-__all__ = ["db", "server"]  # fixtures
+__all__ = ["server"]  # a fixture
 
 
 def created(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
