@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from api.demo.calendar import REFERENCE_DATE
 from api.demo.incidents import build_incidents
@@ -47,17 +47,20 @@ def build_plan() -> DemoPlan:
     return DemoPlan(dataset=dataset, zone_status_changes=operations.zone_status_changes)
 
 
-Record = TypeVar("Record")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Record = TypeVar("Record", bound="DataclassInstance")
 
 
 def _moved(record: Record, delta: timedelta) -> Record:
     """The record with every date moved by `delta`."""
     days = {
         f.name: value + delta
-        for f in fields(record)  # type: ignore[arg-type]
+        for f in fields(record)
         if isinstance(value := getattr(record, f.name), date)
     }
-    return replace(record, **days) if days else record  # type: ignore[type-var]
+    return replace(record, **days) if days else record
 
 
 def plan_for(today: date) -> DemoPlan:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import strawberry
@@ -95,4 +95,5 @@ class NodeQueries:
         wanted = [decode(value, f"ids.{i}") for i, value in enumerate(ids)]
         # Awaitables, one per item: each fails alone (FORBIDDEN at its own path), and the
         # loaders gather them into one statement per type.
-        return [_load(info, name, record) for name, record in wanted]  # type: ignore[misc]
+        # Strawberry awaits each item of the list it is given.
+        return cast(list[Node | None], [_load(info, name, record) for name, record in wanted])

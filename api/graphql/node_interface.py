@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 
 import strawberry
+from strawberry.types.base import get_object_definition
 
 
 def global_id(type_name: str, record_id: str) -> str:
@@ -26,5 +27,6 @@ class Node:
 
     @strawberry.field
     def node_id(self) -> strawberry.ID:
-        name: str = type(self).__strawberry_definition__.name  # type: ignore[attr-defined]
+        definition = get_object_definition(type(self), strict=True)
+        name = definition.name
         return strawberry.ID(global_id(name, str(self.id)))
