@@ -170,7 +170,9 @@ async def test_kml_lists_every_zone_as_a_placemark_gdal_reads(
     assert len(placemarks) == ZONES
     first = placemarks[0]
     assert first.findtext("k:name", namespaces=ns) == "FX-Z-001"
-    data = {d.get("name"): d.findtext("k:value", namespaces=ns) for d in first.iterfind(".//k:Data", ns)}  # fmt: skip  # noqa: E501
+    data = {
+        d.get("name"): d.findtext("k:value", namespaces=ns) for d in first.iterfind(".//k:Data", ns)
+    }
     assert data["name"] == 'Zone "1" <&>' and data["admin_pcode"] == "ZZ0102"
     info = await run("ogrinfo", "-ro", "-so", "-al", str(target))
     assert f"Feature Count: {ZONES}" in info

@@ -106,7 +106,10 @@ def cost(query: str, limits: QueryLimits | None = None) -> int:
     """The cost the rule gives a query (0 when within the limit)."""
     limits = limits or QueryLimits(max_cost=0)
     errors = check_cost(build_schema()._schema, parse(query), limits, {})
-    return int(errors[0].extensions["cost"]) if errors else 0  # type: ignore[index]
+    if not errors:
+        return 0
+    extensions = errors[0].extensions or {}
+    return int(extensions["cost"])
 
 
 def test_lists_without_first_count_at_their_bound_and_aliases_add() -> None:
